@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+// The `afterwork` command: `serve` runs the reference service.
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <afterwork/http/app.hpp>
+
+#include "reference_service.hpp"
+
+namespace {
+
+int serve(const afterwork::ServeOptions& options, const std::string& data_dir) {
+    afterwork::App app;
+    afterwork::apps::build_reference_service(app, {.data_dir = data_dir});
+    try {
+        app.start(options);
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+        return 1;
+    }
+    const auto base = fmt::format("http://{}:{}", options.host, app.port());
+    std::cout << "afterwork serving on " << base << "\n"
+              << "  POST " << base << "/send-notification/{email}[?delay=SECONDS]\n"
+              << "  POST " << base << "/signup   {\"email\",\"name\",\"source\"?}\n"
+              << "  GET  " << base << "/healthz\n"
+              << "  GET  " << base << "/metrics\n"
+              << "Press Ctrl-C to stop." << std::endl;
+    app.wait();
+    app.stop();
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App cli{"afterwork: background work for HTTP services"};
+    cli.set_version_flag("--version", "afterwork 0.1.0");
+    cli.require_subcommand(1);
+    std::string log_level = "info";
+    cli.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+
+    afterwork::ServeOptions options;
+    std::string data_dir = "./var";
+    double drain_seconds = 30;
+    auto* serve_command = cli.add_subcommand("serve", "Run the reference service");
+    serve_command->add_option("--host", options.host, "Address to listen on")
+        ->capture_default_str();
+    serve_command->add_option("--port", options.port, "Port to listen on (0: any free port)")
+        ->capture_default_str();
+    serve_command->add_option("--data-dir", data_dir, "Folder for the files the tasks write")
+        ->capture_default_str();
+    serve_command->add_option("--threads", options.threads, "Event loops (0: one per core)")
+        ->capture_default_str()
+        ->check(CLI::Range(0u, 1024u));
+    serve_command
+        ->add_option("--drain-timeout", drain_seconds,
+                     "Seconds background tasks get to finish at shutdown")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 86400.0));
+    serve_command
+        ->add_option("--max-body-bytes", options.limits.max_body_bytes, "Largest request body")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 34));
+    serve_command
+        ->add_option("--max-connections", options.limits.max_connections,
+                     "Open connections before new ones get 503")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+
+    CLI11_PARSE(cli, argc, argv);
+    spdlog::set_level(spdlog::level::from_str(log_level));
+
+    if (serve_command->parsed()) {
+        options.drain_timeout = std::chrono::milliseconds(static_cast<long>(drain_seconds * 1000));
+        return serve(options, data_dir);
+    }
+    return EXIT_FAILURE;
+}

@@ -1,0 +1,14 @@
+# SPDX-License-Identifier: MIT
+# Warnings live in an INTERFACE target linked PRIVATE, so consumers never inherit them.
+add_library(afterwork_warnings INTERFACE)
+target_compile_options(afterwork_warnings INTERFACE
+    -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor -Wcast-qual
+    $<$<BOOL:${AFTERWORK_WERROR}>:-Werror>)
+
+# Sanitizers apply to everything we build (library, tests, apps), never to consumers.
+add_library(afterwork_sanitize INTERFACE)
+if(AFTERWORK_SANITIZE)
+    target_compile_options(afterwork_sanitize INTERFACE
+        -fsanitize=${AFTERWORK_SANITIZE} -fno-omit-frame-pointer)
+    target_link_options(afterwork_sanitize INTERFACE -fsanitize=${AFTERWORK_SANITIZE})
+endif()

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// The umbrella header: everything a service needs — the app, requests and responses,
+/// background tasks, the runtime (tasks, loops, pools, task groups) and the test client.
+/// Prefer the individual headers in libraries that need only a part.
+
+#include <afterwork/http/app.hpp>
+#include <afterwork/http/background_tasks.hpp>
+#include <afterwork/http/errors.hpp>
+#include <afterwork/http/json_binding.hpp>
+#include <afterwork/http/request.hpp>
+#include <afterwork/http/response.hpp>
+#include <afterwork/http/state.hpp>
+#include <afterwork/runtime/blocking_pool.hpp>
+#include <afterwork/runtime/loop.hpp>
+#include <afterwork/runtime/offload.hpp>
+#include <afterwork/runtime/sleep.hpp>
+#include <afterwork/runtime/task.hpp>
+#include <afterwork/runtime/task_group.hpp>
+#include <afterwork/testing/test_client.hpp>

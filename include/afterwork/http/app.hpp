@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// `App`: an HTTP service — routes, middleware, exception handlers, shared state, lifespan —
+/// served on several event loops, with `BackgroundTasks` that run after each response and a
+/// graceful shutdown that drains them.
+///
+/// @code
+/// afterwork::App app;
+/// app.post("/signup", [](afterwork::Request& req, afterwork::BackgroundTasks& bg)
+///         -> afterwork::Task<afterwork::Response> {
+///     auto body = req.json<SignupRequest>();          // 422 on bad input
+///     bg.add(send_welcome_email, body.email);         // coroutine: runs on the loop
+///     bg.add(log_signup, 42, body.source);            // plain function: blocking pool
+///     co_return afterwork::json_response(201, {{"user_id", 42}, {"email", body.email}});
+/// });
+/// return app.run({.port = 8000});
+/// @endcode
+///
+/// Handlers are coroutines returning `Task<Response>` or `Task<boost::json::value>` (200), or
+/// plain functions returning `Response` or `boost::json::value`; plain ones run on the app's
+/// handler pool so a blocking call cannot stall a loop. Each may take `(Request&)` or
+/// `(Request&, BackgroundTasks&)`.
+///
+/// Errors: `HttpError` → its status with `{"detail": ...}`; `ValidationError` → 422 in
+/// FastAPI's shape; handlers registered with `on_exception<E>` come first; any other exception
+/// → 500 `{"detail":"Internal Server Error","request_id":...}` with the detail in the log.
+/// Built-in answers: 404 unknown path, 405 wrong method (with `Allow`), 400 malformed request,
+/// 413 body too large, 431 headers too large, 503 when a pool or the connection limit is full.
+///
+/// Shutdown (SIGTERM/SIGINT in `run`, or `request_stop`): stop accepting → let in-flight
+/// requests finish → wait for background tasks up to `drain_timeout` → cancel what still runs
+/// and log what never started as abandoned → lifespan shutdown → exit code 0.
+///
+/// @par Thread safety
+/// Configure (routes, middleware, hooks, `state()` setup) from one thread before `start`/`run`.
+/// `request_stop`, `port`, `background_stats` and `wait_background_idle` are thread-safe.
+/// Handlers run concurrently on several loops: anything they share must be thread-safe.
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <boost/json/value.hpp>
+
+#include <afterwork/detail/unique_function.hpp>
+#include <afterwork/http/background_tasks.hpp>
+#include <afterwork/http/errors.hpp>
+#include <afterwork/http/request.hpp>
+#include <afterwork/http/response.hpp>
+#include <afterwork/http/state.hpp>
+#include <afterwork/runtime/task.hpp>
+
+namespace afterwork {
+
+/// Limits that protect the server from slow, large or too many clients. Exceeding one gives
+/// the status in brackets, or a closed connection for the timeouts.
+struct Limits {
+    std::size_t max_body_bytes = 1024 * 1024;                   ///< [413]
+    std::size_t max_header_bytes = 16 * 1024;                   ///< request line + headers [431]
+    std::chrono::milliseconds header_timeout{10'000};           ///< first byte → end of headers
+    std::chrono::milliseconds body_timeout{30'000};             ///< reading the body
+    std::chrono::milliseconds idle_timeout{60'000};             ///< keep-alive wait for a request
+    std::chrono::milliseconds write_timeout{30'000};            ///< writing a response
+    std::size_t max_connections = 10'000;                       ///< more are answered 503
+};
+
+struct ServeOptions {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8000;  ///< 0 picks a free port; `App::port()` tells which
+    unsigned threads = 0;       ///< event loops; 0 = one per core
+    bool listen = true;         ///< false: no socket (the TestClient drives requests)
+    bool handle_signals = true; ///< `run` stops gracefully on SIGINT and SIGTERM
+    Limits limits;
+    std::chrono::milliseconds drain_timeout{30'000};  ///< background tasks at shutdown
+    std::size_t handler_threads = 16;      ///< pool for plain-function handlers
+    std::size_t background_threads = 8;    ///< pool for plain-function background tasks
+    std::size_t background_queue_limit = 100'000;  ///< queued background task lists
+};
+
+/// Start-up failed (a startup hook or the lifespan threw, or the address is taken).
+class StartupError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Counters of background task lists (one per request that added tasks) and of single tasks.
+struct BackgroundStats {
+    std::uint64_t scheduled = 0;  ///< tasks handed to a runner after a response
+    std::uint64_t succeeded = 0;
+    std::uint64_t failed = 0;     ///< threw (logged with request id and route)
+    std::uint64_t dropped = 0;    ///< not run: their handler threw
+    std::uint64_t abandoned = 0;  ///< not run or cancelled at shutdown
+    std::uint64_t pending = 0;    ///< scheduled, not yet ended
+};
+
+class App;
+namespace detail {
+struct AppCore;
+struct Dispatch;
+Task<Response> run_sync_handler(Request& request, UniqueFunction<Response()> handler);
+Response json_ok(const boost::json::value& value);
+}  // namespace detail
+
+/// Calls the rest of the middleware chain and the handler. Valid only during the middleware
+/// call that received it.
+class Next {
+public:
+    Next(detail::Dispatch& dispatch, std::size_t index) noexcept
+        : dispatch_(&dispatch), index_(index) {}
+    Task<Response> operator()(Request& request) const;
+
+private:
+    detail::Dispatch* dispatch_;
+    std::size_t index_;
+};
+
+class App {
+public:
+    using Handler = std::function<Task<Response>(Request&, BackgroundTasks&)>;
+    using Middleware = std::function<Task<Response>(Request&, Next)>;
+    using Hook = std::function<Task<void>(App&)>;
+    using ExceptionHandler = std::function<std::optional<Response>(Request&, std::exception_ptr)>;
+
+    App();
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+    ~App();
+
+    /// Adds a route. `pattern` is a path with `{name}` segments (a path parameter, one segment)
+    /// and optionally one trailing `{name:path}` (the rest of the path). Static segments win
+    /// over parameters. Throws `std::invalid_argument` for a malformed or duplicate pattern.
+    template <class F>
+    void route(std::string_view method, std::string_view pattern, F handler) {
+        add_route(method, pattern, adapt_handler(std::move(handler)));
+    }
+    template <class F>
+    void get(std::string_view pattern, F handler) {
+        route("GET", pattern, std::move(handler));
+    }
+    template <class F>
+    void post(std::string_view pattern, F handler) {
+        route("POST", pattern, std::move(handler));
+    }
+    template <class F>
+    void put(std::string_view pattern, F handler) {
+        route("PUT", pattern, std::move(handler));
+    }
+    template <class F>
+    void patch(std::string_view pattern, F handler) {
+        route("PATCH", pattern, std::move(handler));
+    }
+    template <class F>
+    void del(std::string_view pattern, F handler) {
+        route("DELETE", pattern, std::move(handler));
+    }
+
+    /// Adds middleware around every request, outermost first: it may act before and after
+    /// `next(request)`, or answer by itself without calling it. Unhandled handler exceptions
+    /// pass through it (so it can count them) before they become a 500.
+    void use(Middleware middleware);
+
+    /// Answers exceptions of type `E` (and derived) escaping a handler with `handler`'s
+    /// response. Checked in registration order, before the built-in handlers.
+    template <class E>
+    void on_exception(std::function<Response(Request&, const E&)> handler) {
+        add_exception_handler(
+            [handler = std::move(handler)](Request& request,
+                                           std::exception_ptr error) -> std::optional<Response> {
+                try {
+                    std::rethrow_exception(error);
+                } catch (const E& e) {
+                    return handler(request, e);
+                } catch (...) {
+                    return std::nullopt;
+                }
+            });
+    }
+
+    /// Runs `hook` at startup, in the order added, on the first loop, before the app serves.
+    /// An exception aborts the start (`StartupError`, `run` returns 1).
+    template <class F>
+    void on_startup(F hook) {
+        add_startup(adapt_hook(std::move(hook)));
+    }
+    /// Runs `hook` at shutdown, in reverse order of adding, after background tasks drained.
+    template <class F>
+    void on_shutdown(F hook) {
+        add_shutdown(adapt_hook(std::move(hook)));
+    }
+    /// One coroutine for both: the code before `co_await app.serving()` is the startup, the
+    /// code after it the shutdown. Runs before the startup hooks and after the shutdown hooks.
+    void lifespan(Hook lifespan);
+    /// Inside the lifespan coroutine: marks startup complete and suspends until shutdown.
+    Task<void> serving();
+
+    State& state() noexcept;
+
+    /// Starts the loops, runs startup and (with `options.listen`) accepts connections. Returns
+    /// once serving. Throws `StartupError`.
+    void start(const ServeOptions& options = {});
+    /// The bound port (after `start`), useful with `port = 0`.
+    std::uint16_t port() const noexcept;
+    /// The options `start` received.
+    const ServeOptions& options() const noexcept;
+    /// Asks `run`/`wait` to shut down gracefully. Safe from any thread, handlers included.
+    void request_stop() noexcept;
+    /// Blocks until `request_stop` or (with `handle_signals`) SIGINT/SIGTERM.
+    void wait();
+    /// The graceful shutdown ladder; blocks until done. Idempotent. Call from a plain thread.
+    void stop();
+    /// start + wait + stop. Returns the process exit code: 0 after a clean shutdown, 1 when
+    /// startup failed (the reason is logged).
+    int run(const ServeOptions& options = {});
+
+    /// Blocks until no background task is queued or running, or `timeout` passes.
+    bool wait_background_idle(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    BackgroundStats background_stats() const noexcept;
+
+    detail::AppCore& core() noexcept { return *core_; }
+
+private:
+    void add_route(std::string_view method, std::string_view pattern, Handler handler);
+    void add_exception_handler(ExceptionHandler handler);
+    void add_startup(Hook hook);
+    void add_shutdown(Hook hook);
+
+    template <class F>
+    static Handler adapt_handler(F handler);
+    template <class F>
+    static Hook adapt_hook(F hook);
+
+    std::unique_ptr<detail::AppCore> core_;
+};
+
+namespace detail {
+
+template <class F>
+Task<Response> call_json_handler(std::shared_ptr<F> handler, Request& request,
+                                 BackgroundTasks& tasks) {
+    if constexpr (std::is_invocable_v<F&, Request&, BackgroundTasks&>) {
+        co_return json_ok(co_await (*handler)(request, tasks));
+    } else {
+        co_return json_ok(co_await (*handler)(request));
+    }
+}
+
+template <class F>
+Task<void> call_plain_hook(std::shared_ptr<F> hook, App& app) {
+    (*hook)(app);
+    co_return;
+}
+
+}  // namespace detail
+
+template <class F>
+App::Handler App::adapt_handler(F handler) {
+    constexpr bool with_tasks = std::is_invocable_v<F&, Request&, BackgroundTasks&>;
+    static_assert(with_tasks || std::is_invocable_v<F&, Request&>,
+                  "a handler takes (Request&) or (Request&, BackgroundTasks&)");
+    using Result = std::conditional_t<with_tasks,
+                                      std::invoke_result<F&, Request&, BackgroundTasks&>,
+                                      std::invoke_result<F&, Request&>>::type;
+    auto shared = std::make_shared<F>(std::move(handler));
+    if constexpr (std::is_same_v<Result, Task<Response>>) {
+        return [shared](Request& request, BackgroundTasks& tasks) {
+            if constexpr (with_tasks) {
+                return (*shared)(request, tasks);
+            } else {
+                return (*shared)(request);
+            }
+        };
+    } else if constexpr (std::is_same_v<Result, Task<boost::json::value>>) {
+        return [shared](Request& request, BackgroundTasks& tasks) {
+            return detail::call_json_handler(shared, request, tasks);
+        };
+    } else {
+        static_assert(std::is_convertible_v<Result, Response> ||
+                          std::is_convertible_v<Result, boost::json::value>,
+                      "a handler returns Task<Response>, Task<boost::json::value>, Response or "
+                      "boost::json::value");
+        return [shared](Request& request, BackgroundTasks& tasks) {
+            // The loop's coroutine is suspended while the pool thread runs the handler, so the
+            // request and the task list are never used by two threads at once.
+            return detail::run_sync_handler(request, [shared, &request, &tasks]() -> Response {
+                decltype(auto) result = [&]() -> decltype(auto) {
+                    if constexpr (with_tasks) {
+                        return (*shared)(request, tasks);
+                    } else {
+                        return (*shared)(request);
+                    }
+                }();
+                if constexpr (std::is_convertible_v<Result, Response>) {
+                    return Response(std::move(result));
+                } else {
+                    return detail::json_ok(result);
+                }
+            });
+        };
+    }
+}
+
+template <class F>
+App::Hook App::adapt_hook(F hook) {
+    static_assert(std::is_invocable_v<F&, App&>, "a lifespan hook takes (App&)");
+    using Result = std::invoke_result_t<F&, App&>;
+    if constexpr (std::is_same_v<Result, Task<void>>) {
+        return Hook(std::move(hook));
+    } else {
+        auto shared = std::make_shared<F>(std::move(hook));
+        return [shared](App& app) { return detail::call_plain_hook(shared, app); };
+    }
+}
+
+}  // namespace afterwork

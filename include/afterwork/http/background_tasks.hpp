@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// `BackgroundTasks`: work a handler adds that runs after its response has been written —
+/// FastAPI's `BackgroundTasks`, with the lifetime and failure rules made explicit.
+///
+/// - Tasks start only once the response has been written completely, run one after another in
+///   the order added, and are detached from the connection: the next request on a keep-alive
+///   connection never waits for them.
+/// - A coroutine function runs on the request's loop; a plain function runs on the app's
+///   background blocking pool (not the pool of sync handlers, so it cannot starve requests).
+/// - Arguments are copied or moved into the task when it is added, as `std::thread` does: a
+///   task never reads the request or a handler's locals after they are gone. Pass a reference
+///   only with an explicit `std::ref`, and only to something that outlives the task.
+/// - An exception in one task is logged with the request id and route and counted; the tasks
+///   after it still run. A client that disconnects does not cancel them.
+/// - If the handler throws, the tasks it added are dropped, except those added with
+///   `add_always` (clean-up that must run either way).
+/// - At shutdown they get a drain deadline; what is still running then is cancelled and what
+///   has not started is logged as abandoned.
+///
+/// @par Thread safety
+/// Loop-bound: use it from the handler that received it.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <afterwork/detail/unique_function.hpp>
+#include <afterwork/runtime/blocking_pool.hpp>
+#include <afterwork/runtime/task.hpp>
+
+namespace afterwork {
+
+namespace detail {
+/// The app's limit on background tasks that are scheduled and not yet ended.
+struct BackgroundGate {
+    const std::atomic<std::uint64_t>* pending = nullptr;
+    std::uint64_t limit = 0;
+};
+
+template <class T>
+Task<void> discard_result(Task<T> task) {
+    co_await std::move(task);
+}
+}  // namespace detail
+
+class BackgroundTasks {
+public:
+    /// One added task: exactly one of `coroutine` and `blocking` is set.
+    struct Entry {
+        detail::UniqueFunction<Task<void>()> coroutine;
+        detail::UniqueFunction<void()> blocking;
+        bool always = false;
+    };
+
+    BackgroundTasks() = default;
+    explicit BackgroundTasks(const detail::BackgroundGate* gate) noexcept : gate_(gate) {}
+    BackgroundTasks(BackgroundTasks&&) noexcept = default;
+    BackgroundTasks& operator=(BackgroundTasks&&) noexcept = default;
+
+    /// Adds `f(args...)`, to run after the response if the handler returns normally. Throws
+    /// `PoolOverloaded` (answered 503) when the app already has its limit of background tasks
+    /// waiting: refusing the request is better than accepting work that cannot run.
+    template <class F, class... Args>
+    void add(F&& f, Args&&... args) {
+        push(false, std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    /// Adds `f(args...)`, to run after the response even if the handler throws.
+    template <class F, class... Args>
+    void add_always(F&& f, Args&&... args) {
+        push(true, std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    std::size_t size() const noexcept { return entries_.size(); }
+    bool empty() const noexcept { return entries_.empty(); }
+
+    /// For the app: the tasks to run, without those dropped because the handler failed.
+    std::vector<Entry> release(bool handler_failed) {
+        if (handler_failed) std::erase_if(entries_, [](const Entry& e) { return !e.always; });
+        return std::move(entries_);
+    }
+
+private:
+    template <class F, class... Args>
+    void push(bool always, F&& f, Args&&... args) {
+        if (gate_ && gate_->pending->load(std::memory_order_relaxed) + entries_.size() >=
+                         gate_->limit) {
+            throw PoolOverloaded("too many background tasks are waiting; try again later");
+        }
+        using Function = std::decay_t<F>;
+        using Result = std::invoke_result_t<Function&, std::decay_t<Args>&...>;
+        // The callable and its arguments live in the entry, which the runner keeps until the
+        // task has finished, so a coroutine taking `const T&` still reads valid copies.
+        auto bound = [function = Function(std::forward<F>(f)),
+                      arguments = std::tuple<std::decay_t<Args>...>(
+                          std::forward<Args>(args)...)]() mutable -> decltype(auto) {
+            return std::apply(function, arguments);
+        };
+        Entry entry;
+        entry.always = always;
+        if constexpr (is_task_v<Result>) {
+            if constexpr (std::is_same_v<std::remove_cvref_t<Result>, Task<void>>) {
+                entry.coroutine = std::move(bound);
+            } else {
+                entry.coroutine = [inner = std::move(bound)]() mutable {
+                    return detail::discard_result(inner());
+                };
+            }
+        } else {
+            entry.blocking = [inner = std::move(bound)]() mutable { (void)inner(); };
+        }
+        entries_.push_back(std::move(entry));
+    }
+
+    std::vector<Entry> entries_;
+    const detail::BackgroundGate* gate_ = nullptr;
+};
+
+}  // namespace afterwork

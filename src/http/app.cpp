@@ -1,0 +1,618 @@
+// SPDX-License-Identifier: MIT
+#include <afterwork/http/app.hpp>
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <afterwork/runtime/offload.hpp>
+
+#include "http/app_core.hpp"
+#include "http/server.hpp"
+#include "http/url_decode.hpp"
+
+namespace afterwork {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace detail {
+
+Response error_response(int status, std::string_view detail) {
+    return json_response(status, {{"detail", detail}});
+}
+
+namespace {
+
+std::string describe(const std::exception_ptr& error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "a non-standard exception";
+    }
+}
+
+// The built-in exception handlers, after the user's.
+std::optional<Response> builtin_exception_response(const std::exception_ptr& error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const HttpError& e) {
+        Response response = error_response(e.status(), e.detail());
+        for (const auto& [name, value] : e.headers()) response.add_header(name, value);
+        return response;
+    } catch (const ValidationError& e) {
+        return json_response(422, e.to_json());
+    } catch (const PoolOverloaded& e) {
+        Response response = error_response(503, e.what());
+        response.add_header("Retry-After", "1");
+        return response;
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+bool sane_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 64) return false;
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+               c == ':';
+    });
+}
+
+std::uint64_t mix(std::uint64_t x) {
+    // splitmix64: consecutive counters give unrelated-looking ids.
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+Task<Response> endpoint(Dispatch* dispatch, Request& request) {
+    AppCore& app = dispatch->app;
+    RequestData& data = request.data();
+    if (dispatch->outcome == Router::Outcome::not_found) co_return error_response(404, "Not Found");
+    if (dispatch->outcome == Router::Outcome::method_not_allowed) {
+        Response response = error_response(405, "Method Not Allowed");
+        response.add_header("Allow", data.match.allow);
+        co_return response;
+    }
+    std::exception_ptr error;
+    try {
+        co_return co_await data.match.route->handler(request, dispatch->tasks);
+    } catch (...) {
+        error = std::current_exception();
+    }
+    dispatch->handler_failed = true;
+    if (is_cancellation(error)) std::rethrow_exception(error);
+    for (const auto& handler : app.exception_handlers) {
+        if (auto response = handler(request, error)) co_return std::move(*response);
+    }
+    if (auto response = builtin_exception_response(error)) co_return std::move(*response);
+    std::rethrow_exception(error);
+}
+
+Task<Response> call_next(Dispatch* dispatch, std::size_t index, Request& request) {
+    if (index < dispatch->app.middlewares.size()) {
+        return dispatch->app.middlewares[index](request, Next(*dispatch, index + 1));
+    }
+    return endpoint(dispatch, request);
+}
+
+// The tasks of one answered request. Whatever it has not run when it is destroyed — dropped
+// from the pool's queue or cancelled at shutdown — is counted and logged as abandoned, so no
+// accepted work disappears silently.
+struct BackgroundBatch {
+    AppCore* app;
+    std::vector<BackgroundTasks::Entry> entries;
+    std::string request_id;
+    std::string route;
+    std::size_t next = 0;
+
+    BackgroundBatch(AppCore* a, std::vector<BackgroundTasks::Entry> e, std::string id,
+                    std::string r)
+        : app(a), entries(std::move(e)), request_id(std::move(id)), route(std::move(r)) {}
+    BackgroundBatch(BackgroundBatch&& other) noexcept
+        : app(std::exchange(other.app, nullptr)),
+          entries(std::move(other.entries)),
+          request_id(std::move(other.request_id)),
+          route(std::move(other.route)),
+          next(other.next) {}
+    BackgroundBatch& operator=(BackgroundBatch&&) = delete;
+
+    ~BackgroundBatch() {
+        if (!app || next >= entries.size()) return;
+        std::uint64_t left = entries.size() - next;
+        app->background.abandoned.fetch_add(left, std::memory_order_relaxed);
+        spdlog::warn("abandoned {} background task(s) of {} (request id {}): not run or cancelled",
+                     left, route, request_id);
+        app->finish_background(left);
+    }
+
+    // Records the end of entries[next] and moves on.
+    void complete(const std::exception_ptr& error) {
+        if (error) {
+            app->background.failed.fetch_add(1, std::memory_order_relaxed);
+            spdlog::error("background task {} of {} failed (request id {}): {}", next + 1, route,
+                          request_id, describe(error));
+        } else {
+            app->background.succeeded.fetch_add(1, std::memory_order_relaxed);
+        }
+        ++next;
+        app->finish_background(1);
+    }
+
+    void run_blocking() {
+        std::exception_ptr error;
+        try {
+            entries[next].blocking();
+        } catch (...) {
+            error = std::current_exception();
+        }
+        complete(error);
+    }
+};
+
+Task<void> run_background(BackgroundBatch batch) {
+    while (batch.next < batch.entries.size()) {
+        auto& entry = batch.entries[batch.next];
+        std::exception_ptr error;
+        try {
+            if (entry.coroutine) {
+                co_await entry.coroutine();
+            } else {
+                co_await to_thread(*batch.app->background_pool, [&entry] { entry.blocking(); });
+            }
+        } catch (...) {
+            error = std::current_exception();
+        }
+        // Cancelled at shutdown: the batch's destructor reports this task and the rest.
+        if (is_cancellation(error)) co_return;
+        batch.complete(error);
+    }
+}
+
+Task<void> run_hook_list(AppCore* app, std::vector<App::Hook> hooks) {
+    for (auto& hook : hooks) co_await hook(app->app);
+}
+
+Task<void> run_lifespan(AppCore* app) {
+    std::exception_ptr error;
+    try {
+        co_await app->lifespan(app->app);
+    } catch (...) {
+        error = std::current_exception();
+    }
+    std::lock_guard lock(app->mutex);
+    app->lifespan_finished = true;
+    app->lifespan_error = error;
+    app->changed.notify_all();
+}
+
+}  // namespace
+
+// First signal: graceful stop. A second one: stop waiting for stragglers.
+Task<void> watch_signals(AppCore* app, std::shared_ptr<asio::signal_set> signals) {
+    for (;;) {
+        boost::system::error_code ec;
+        int signal = co_await signals->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        std::lock_guard lock(app->mutex);
+        if (!app->stop_requested) {
+            spdlog::info("received {}: shutting down gracefully (send it again to hurry)",
+                         signal == SIGINT ? "SIGINT" : "SIGTERM");
+            app->stop_requested = true;
+        } else {
+            spdlog::warn("second signal: not waiting any longer for requests and tasks");
+            app->hurry = true;
+        }
+        app->changed.notify_all();
+    }
+}
+
+AppCore::AppCore(App& owner) : app(owner) {
+    std::random_device random;
+    request_id_seed = (std::uint64_t{random()} << 32) ^ random();
+    background_gate.pending = &background.pending;
+}
+
+AppCore::~AppCore() = default;
+
+std::optional<Response> AppCore::prepare(RequestData& data) {
+    data.app = this;
+    auto target_view = data.message.target();
+    std::string_view target(target_view.data(), target_view.size());
+    if (target.empty() || target.front() != '/') {
+        return error_response(400, "Bad Request: the target must be an absolute path");
+    }
+    std::size_t question = target.find('?');
+    std::string_view raw_path = target.substr(0, question);
+    data.query_string =
+        question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
+    auto path = percent_decode(raw_path, false);
+    if (!path) return error_response(400, "Bad Request: malformed percent-encoding in the path");
+    data.path = std::move(*path);
+    if (!data.query_string.empty()) {
+        data.query_params = parse_query(data.query_string);
+        if (!data.query_params) {
+            return error_response(400, "Bad Request: malformed percent-encoding in the query");
+        }
+    }
+    auto id = data.message.find("x-request-id");
+    if (id != data.message.end() &&
+        sane_request_id(std::string_view(id->value().data(), id->value().size()))) {
+        data.request_id.assign(id->value().data(), id->value().size());
+    } else {
+        auto count = request_counter.fetch_add(1, std::memory_order_relaxed);
+        char buffer[16];
+        auto end = fmt::format_to(buffer, "{:016x}", mix(request_id_seed + count));
+        data.request_id.assign(buffer, end);
+    }
+    auto method = data.message.method_string();
+    data.outcome = router.match(std::string_view(method.data(), method.size()), data.path,
+                                data.match);
+    return std::nullopt;
+}
+
+Task<Response> AppCore::handle(RequestData& data, BackgroundTasks& tasks, bool& failed) {
+    Request request(data);
+    Dispatch dispatch{*this, tasks, data.outcome};
+    std::exception_ptr error;
+    try {
+        Response response = co_await call_next(&dispatch, 0, request);
+        failed = dispatch.handler_failed;
+        co_return response;
+    } catch (...) {
+        error = std::current_exception();
+    }
+    failed = true;
+    if (!is_cancellation(error)) {
+        spdlog::error("{} {} failed (request id {}): {}", request.method(),
+                      request.route().empty() ? request.path() : request.route(),
+                      data.request_id, describe(error));
+    }
+    co_return json_response(500, {{"detail", "Internal Server Error"},
+                                  {"request_id", data.request_id}});
+}
+
+void AppCore::after_response(BackgroundTasks& tasks, bool handler_failed,
+                             const RequestData& data) {
+    if (tasks.empty()) return;
+    const auto added = tasks.size();
+    auto entries = tasks.release(handler_failed);
+    if (entries.size() < added) {
+        background.dropped.fetch_add(added - entries.size(), std::memory_order_relaxed);
+    }
+    if (entries.empty()) return;
+    std::string route = std::string(data.message.method_string()) + " " +
+                        (data.match.route ? data.match.route->pattern : data.path);
+    schedule_background(std::move(entries), data.executor, data.request_id, std::move(route));
+}
+
+void AppCore::schedule_background(std::vector<BackgroundTasks::Entry> entries,
+                                  const Executor& executor, std::string request_id,
+                                  std::string route) {
+    if (entries.empty()) return;
+    const auto count = entries.size();
+    background.scheduled.fetch_add(count, std::memory_order_relaxed);
+    background.pending.fetch_add(count, std::memory_order_relaxed);
+    bool all_blocking = std::all_of(entries.begin(), entries.end(),
+                                    [](const auto& entry) { return !entry.coroutine; });
+    BackgroundBatch batch(this, std::move(entries), std::move(request_id), std::move(route));
+    if (all_blocking) {
+        // Plain functions only: one trip to the pool runs them all in order, with no hop back
+        // to the loop between them.
+        BlockingPool::Work work = [batch = std::move(batch)]() mutable {
+            while (batch.next < batch.entries.size()) batch.run_blocking();
+        };
+        if (!background_pool->try_submit(work)) {
+            spdlog::error("background pool refused {} task(s): its queue is full or closed",
+                          count);
+        }
+        return;  // a refused `work` is destroyed here and its batch reports the abandon
+    }
+    try {
+        background_group->spawn(executor, run_background(std::move(batch)), "background");
+    } catch (const std::exception& e) {
+        spdlog::error("cannot start background tasks: {}", e.what());
+    }
+}
+
+void AppCore::run_hooks(const std::vector<App::Hook>& hooks, bool reverse) {
+    if (hooks.empty()) return;
+    std::vector<App::Hook> ordered = hooks;
+    if (reverse) std::reverse(ordered.begin(), ordered.end());
+    asio::co_spawn(loops.front()->executor(), run_hook_list(this, std::move(ordered)),
+                   asio::use_future)
+        .get();
+}
+
+void AppCore::release_runtime() {
+    for (auto& loop : loops) loop->stop();
+    for (auto& loop : loops) loop->join();
+    // Pools first: their last completions post to stopped loops, which still exist. Then the
+    // loops, whose destruction frees suspended coroutines that may still refer to the server.
+    handler_pool.reset();
+    background_pool.reset();
+    loops.clear();
+    server.reset();
+    background_group.reset();
+    lifecycle_group.reset();
+    cancel_signals = nullptr;
+    signals.reset();
+}
+
+void AppCore::stop_ladder() {
+    {
+        std::unique_lock lock(mutex);
+        if (phase == Phase::stopping || phase == Phase::stopped) {
+            changed.wait(lock, [&] { return phase == Phase::stopped; });
+            return;
+        }
+        if (phase != Phase::serving) return;
+        phase = Phase::stopping;
+    }
+    const auto started = Clock::now();
+    const auto deadline = started + options.drain_timeout;
+    spdlog::info("shutting down: finishing requests and background tasks (drain timeout {} ms)",
+                 options.drain_timeout.count());
+
+    // 1. Stop intake; in-flight requests finish, idle keep-alive connections close.
+    if (server) {
+        server->stop_accepting();
+        if (!wait_until(deadline, [&] { return server->connections() == 0; })) {
+            spdlog::warn("closing {} connection(s) still busy after the drain timeout",
+                         server->connections());
+            server->cancel_connections();
+            wait_until(Clock::now() + std::chrono::seconds(5),
+                       [&] { return server->connections() == 0; });
+        }
+    }
+
+    // 2. Background tasks get what is left of the deadline, then are cancelled or abandoned.
+    background_group->close();
+    auto no_pending = [&] { return background.pending.load() == 0; };
+    if (!wait_until(deadline, no_pending)) {
+        spdlog::warn("{} background task(s) still pending after the drain timeout: cancelling",
+                     background.pending.load());
+        background_group->cancel_all();
+        background_pool->drop_pending();
+        {
+            std::lock_guard lock(mutex);
+            hurry = false;  // the cancellations deserve their short wait even after a 2nd signal
+        }
+        wait_until(Clock::now() + std::chrono::seconds(5), no_pending);
+    }
+
+    if (cancel_signals) cancel_signals();
+
+    // 3. Lifespan shutdown: hooks in reverse order, then the lifespan coroutine's tail.
+    try {
+        run_hooks(shutdown_hooks, true);
+    } catch (...) {
+        spdlog::error("a shutdown hook failed: {}", describe(std::current_exception()));
+    }
+    if (lifespan) {
+        asio::post(loops.front()->executor(), [this] {
+            std::lock_guard lock(mutex);
+            shutdown_started = true;
+            if (serving_timer) static_cast<asio::steady_timer*>(serving_timer)->cancel();
+        });
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return lifespan_finished; });
+        if (lifespan_error) {
+            spdlog::error("lifespan shutdown failed: {}", describe(lifespan_error));
+        }
+    }
+    state.thaw();
+    release_runtime();
+    spdlog::info("shutdown complete in {} ms",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)
+                     .count());
+    std::lock_guard lock(mutex);
+    phase = Phase::stopped;
+    changed.notify_all();
+}
+
+Task<Response> run_sync_handler(Request& request, UniqueFunction<Response()> handler) {
+    co_return co_await to_thread(*request.data().app->handler_pool, std::move(handler));
+}
+
+}  // namespace detail
+
+Task<Response> Next::operator()(Request& request) const {
+    return detail::call_next(dispatch_, index_, request);
+}
+
+App::App() : core_(std::make_unique<detail::AppCore>(*this)) {}
+
+App::~App() {
+    try {
+        stop();
+    } catch (...) {
+        // A destructor cannot report it; stop() already logged what failed.
+    }
+}
+
+void App::add_route(std::string_view method, std::string_view pattern, Handler handler) {
+    core_->router.add(method, pattern, std::move(handler));
+}
+
+void App::use(Middleware middleware) { core_->middlewares.push_back(std::move(middleware)); }
+
+void App::add_exception_handler(ExceptionHandler handler) {
+    core_->exception_handlers.push_back(std::move(handler));
+}
+
+void App::add_startup(Hook hook) { core_->startup_hooks.push_back(std::move(hook)); }
+void App::add_shutdown(Hook hook) { core_->shutdown_hooks.push_back(std::move(hook)); }
+void App::lifespan(Hook lifespan) { core_->lifespan = std::move(lifespan); }
+
+State& App::state() noexcept { return core_->state; }
+
+Task<void> App::serving() {
+    auto& core = *core_;
+    asio::steady_timer timer(co_await asio::this_coro::executor,
+                             asio::steady_timer::time_point::max());
+    {
+        std::lock_guard lock(core.mutex);
+        if (core.lifespan_serving) throw std::logic_error("app.serving() awaited twice");
+        core.lifespan_serving = true;
+        core.serving_timer = &timer;
+        core.changed.notify_all();
+    }
+    boost::system::error_code ignored;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    std::lock_guard lock(core.mutex);
+    core.serving_timer = nullptr;
+    if (!core.shutdown_started) {
+        throw boost::system::system_error(asio::error::operation_aborted, "serving() cancelled");
+    }
+}
+
+void App::start(const ServeOptions& options) {
+    auto& core = *core_;
+    {
+        std::lock_guard lock(core.mutex);
+        if (core.phase != detail::AppCore::Phase::idle) {
+            throw std::logic_error("an App starts once");
+        }
+        core.phase = detail::AppCore::Phase::starting;
+    }
+    core.options = options;
+    unsigned threads = options.threads ? options.threads
+                                       : std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < threads; ++i) {
+        core.loops.push_back(std::make_unique<Loop>(fmt::format("loop-{}", i)));
+        core.loops.back()->start();
+    }
+    core.handler_pool = std::make_unique<BlockingPool>(
+        BlockingPoolOptions{"handlers", options.handler_threads, 10'000});
+    // The gate refuses new tasks at the limit, so the pool's queue (one item per request)
+    // never fills before it.
+    core.background_gate.limit = options.background_queue_limit;
+    core.background_pool = std::make_unique<BlockingPool>(BlockingPoolOptions{
+        "background", options.background_threads, options.background_queue_limit + 1});
+    core.background_group = std::make_unique<TaskGroup>("background");
+    core.lifecycle_group = std::make_unique<TaskGroup>("lifespan");
+
+    std::string failure;
+    try {
+        if (options.listen) {
+            core.server = std::make_unique<detail::Server>(core);
+            core.server->bind(options.host, options.port);
+        }
+        if (core.lifespan) {
+            core.lifecycle_group->spawn(core.loops.front()->executor(),
+                                        detail::run_lifespan(&core), "lifespan");
+            std::unique_lock lock(core.mutex);
+            core.changed.wait(lock, [&] { return core.lifespan_serving || core.lifespan_finished; });
+            if (!core.lifespan_serving) {
+                if (core.lifespan_error) std::rethrow_exception(core.lifespan_error);
+                throw std::logic_error("the lifespan returned without co_await app.serving()");
+            }
+        }
+        core.run_hooks(core.startup_hooks, false);
+    } catch (...) {
+        failure = detail::describe(std::current_exception());
+    }
+    if (!failure.empty()) {
+        // Let a lifespan that reached serving() clean up what it opened.
+        if (core.lifespan_serving && !core.lifespan_finished) {
+            asio::post(core.loops.front()->executor(), [&core] {
+                std::lock_guard lock(core.mutex);
+                core.shutdown_started = true;
+                if (core.serving_timer) {
+                    static_cast<asio::steady_timer*>(core.serving_timer)->cancel();
+                }
+            });
+            std::unique_lock lock(core.mutex);
+            core.changed.wait(lock, [&] { return core.lifespan_finished; });
+        }
+        core.release_runtime();
+        {
+            std::lock_guard lock(core.mutex);
+            core.phase = detail::AppCore::Phase::stopped;
+        }
+        throw StartupError("startup failed: " + failure);
+    }
+    core.state.freeze();
+    if (core.server) {
+        core.server->start_accepting();
+        spdlog::info("serving on http://{}:{} with {} loop thread(s)", options.host,
+                     core.server->port(), threads);
+    }
+    std::lock_guard lock(core.mutex);
+    core.phase = detail::AppCore::Phase::serving;
+    core.changed.notify_all();
+}
+
+std::uint16_t App::port() const noexcept {
+    return core_->server ? core_->server->port() : 0;
+}
+
+const ServeOptions& App::options() const noexcept { return core_->options; }
+
+void App::request_stop() noexcept {
+    std::lock_guard lock(core_->mutex);
+    core_->stop_requested = true;
+    core_->changed.notify_all();
+}
+
+void App::wait() {
+    auto& core = *core_;
+    std::shared_ptr<asio::signal_set> signals;
+    if (core.options.handle_signals && !core.loops.empty()) {
+        signals = std::make_shared<asio::signal_set>(core.loops.front()->executor(), SIGINT,
+                                                     SIGTERM);
+        core.signals = signals;
+        core.cancel_signals = [signals] {
+            asio::post(signals->get_executor(), [signals] { signals->cancel(); });
+        };
+        core.lifecycle_group->spawn(core.loops.front()->executor(),
+                                    detail::watch_signals(&core, signals), "signals");
+    }
+    std::unique_lock lock(core.mutex);
+    core.changed.wait(lock, [&] { return core.stop_requested; });
+}
+
+void App::stop() { core_->stop_ladder(); }
+
+int App::run(const ServeOptions& options) {
+    try {
+        start(options);
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+        return 1;
+    }
+    wait();
+    stop();
+    return 0;
+}
+
+bool App::wait_background_idle(std::chrono::milliseconds timeout) {
+    auto& core = *core_;
+    std::unique_lock lock(core.mutex);
+    return core.changed.wait_for(lock, timeout,
+                                 [&] { return core.background.pending.load() == 0; });
+}
+
+BackgroundStats App::background_stats() const noexcept {
+    const auto& counters = core_->background;
+    return {counters.scheduled.load(), counters.succeeded.load(), counters.failed.load(),
+            counters.dropped.load(),   counters.abandoned.load(), counters.pending.load()};
+}
+
+}  // namespace afterwork

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// AppCore: everything behind `App` — routes, hooks, loops, pools, the server, the background
+// task runner and the shutdown ladder. Configuration members are written before start and only
+// read afterwards; counters are atomics; `mutex`/`changed` guard the lifecycle flags.
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <afterwork/http/app.hpp>
+#include <afterwork/runtime/blocking_pool.hpp>
+#include <afterwork/runtime/loop.hpp>
+#include <afterwork/runtime/task_group.hpp>
+
+#include "http/router.hpp"
+
+
+namespace afterwork::detail {
+
+class Server;
+
+/// One request as the server parsed it, plus what routing and the app add.
+struct RequestData {
+    boost::beast::http::request<boost::beast::http::string_body> message;
+    std::string path;  // percent-decoded
+    std::string_view query_string;  // raw, views `message.target()`
+    std::optional<std::vector<std::pair<std::string, std::string>>> query_params;  // lazily
+    Router::Outcome outcome = Router::Outcome::not_found;
+    RouteMatch match;
+    std::string request_id;
+    AppCore* app = nullptr;
+    Executor executor;
+};
+
+/// Per-request state shared by the middleware chain and the endpoint.
+struct Dispatch {
+    AppCore& app;
+    BackgroundTasks& tasks;
+    Router::Outcome outcome;
+    bool handler_failed = false;
+};
+
+struct BackgroundCounters {
+    std::atomic<std::uint64_t> scheduled{0};
+    std::atomic<std::uint64_t> succeeded{0};
+    std::atomic<std::uint64_t> failed{0};
+    std::atomic<std::uint64_t> dropped{0};
+    std::atomic<std::uint64_t> abandoned{0};
+    std::atomic<std::uint64_t> pending{0};
+};
+
+struct AppCore {
+    explicit AppCore(App& owner);
+    ~AppCore();
+
+    // --- configuration (before start) ---
+    App& app;
+    Router router;
+    std::vector<App::Middleware> middlewares;
+    std::vector<App::ExceptionHandler> exception_handlers;
+    std::vector<App::Hook> startup_hooks;
+    std::vector<App::Hook> shutdown_hooks;
+    App::Hook lifespan;
+    State state;
+    ServeOptions options;
+
+    // --- running ---
+    std::vector<std::unique_ptr<Loop>> loops;
+    std::unique_ptr<BlockingPool> handler_pool;
+    std::unique_ptr<BlockingPool> background_pool;
+    std::unique_ptr<TaskGroup> background_group;
+    std::unique_ptr<TaskGroup> lifecycle_group;  // the lifespan coroutine
+    std::unique_ptr<Server> server;
+    BackgroundCounters background;
+    BackgroundGate background_gate;
+    std::atomic<std::uint64_t> request_counter{0};
+    std::uint64_t request_id_seed = 0;
+
+    // --- lifecycle, guarded by `mutex`, waited on with `changed` ---
+    enum class Phase { idle, starting, serving, stopping, stopped };
+    std::mutex mutex;
+    std::condition_variable changed;
+    Phase phase = Phase::idle;
+    bool stop_requested = false;
+    bool hurry = false;               // a second signal: skip the remaining waits
+    bool lifespan_serving = false;    // the lifespan reached `serving()`
+    bool lifespan_finished = false;
+    bool shutdown_started = false;    // `serving()` may return
+    std::exception_ptr lifespan_error;
+    void* serving_timer = nullptr;    // the timer `serving()` waits on; loop 0 only
+    std::shared_ptr<void> signals;    // the signal_set `wait()` listens on (loop 0)
+    std::function<void()> cancel_signals;  // posts its cancellation
+
+    /// Wakes every lifecycle waiter (after changing a flag or a counter they test).
+    void notify() {
+        std::lock_guard lock(mutex);
+        changed.notify_all();
+    }
+    /// Waits until `done()` holds, `hurry` is set or `deadline` passes; true when `done()`.
+    template <class Predicate>
+    bool wait_until(std::chrono::steady_clock::time_point deadline, Predicate done) {
+        std::unique_lock lock(mutex);
+        for (;;) {
+            if (done()) return true;
+            if (hurry || std::chrono::steady_clock::now() >= deadline) return false;
+            // Counters change without the lock: re-check at least every 20 ms.
+            changed.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() +
+                                                            std::chrono::milliseconds(20)));
+        }
+    }
+    /// Marks `count` background tasks as ended.
+    void finish_background(std::uint64_t count) {
+        if (background.pending.fetch_sub(count, std::memory_order_acq_rel) == count) notify();
+    }
+
+    // --- requests ---
+    /// Fills the derived fields of `data` (path, query, route, request id). Returns an error
+    /// response when the target is malformed.
+    std::optional<Response> prepare(RequestData& data);
+    /// Runs middleware, routing and the handler; never throws. `failed` tells whether the
+    /// handler (or a middleware) threw, so its tasks are dropped.
+    Task<Response> handle(RequestData& data, BackgroundTasks& tasks, bool& failed);
+    /// After the response of `data` was written (or failed to be): drops the tasks of a failed
+    /// handler, except `always` ones, and hands the rest to the runner.
+    void after_response(BackgroundTasks& tasks, bool handler_failed, const RequestData& data);
+    /// Hands tasks to the runner: plain functions only go to the background pool in one item,
+    /// anything else runs as a coroutine on `executor`.
+    void schedule_background(std::vector<BackgroundTasks::Entry> entries,
+                             const Executor& executor, std::string request_id,
+                             std::string route);
+
+    /// Runs `hooks` one after another on loop 0 and waits; rethrows the first failure.
+    void run_hooks(const std::vector<App::Hook>& hooks, bool reverse);
+    void stop_ladder();
+    void release_runtime();
+};
+
+Response error_response(int status, std::string_view detail);
+
+
+}  // namespace afterwork::detail

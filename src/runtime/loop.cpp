@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+#include <afterwork/runtime/loop.hpp>
+
+#include <optional>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <spdlog/spdlog.h>
+
+namespace afterwork {
+
+namespace asio = boost::asio;
+
+struct Loop::State {
+    explicit State(std::string n) : name(std::move(n)), context(1), guard(context.get_executor()) {}
+    std::string name;
+    asio::io_context context;  // concurrency hint 1: only this loop's thread runs it
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+    std::thread thread;
+};
+
+Loop::Loop(std::string name) : state_(std::make_unique<State>(std::move(name))) {}
+
+Loop::~Loop() {
+    stop();
+    if (state_->thread.joinable()) state_->thread.join();
+}
+
+void Loop::start() {
+    state_->thread = std::thread([state = state_.get()] {
+        for (;;) {
+            try {
+                state->context.run();
+                return;
+            } catch (const std::exception& e) {
+                // A handler must not throw; keep the loop alive rather than lose every task on it.
+                spdlog::error("loop {}: a handler threw: {}", state->name, e.what());
+            }
+        }
+    });
+}
+
+void Loop::stop() noexcept {
+    state_->guard.reset();
+    state_->context.stop();
+}
+
+void Loop::join() {
+    if (state_->thread.joinable()) state_->thread.join();
+}
+
+Executor Loop::executor() const noexcept { return state_->context.get_executor(); }
+
+bool Loop::running_in_this_thread() const noexcept {
+    return state_->context.get_executor().running_in_this_thread();
+}
+
+const std::string& Loop::name() const noexcept { return state_->name; }
+
+}  // namespace afterwork
