@@ -85,8 +85,10 @@ void write_notification(std::shared_ptr<AppendLog> log, std::string email, std::
 // With ?delay=N the task waits on the loop first: the response is long gone by then.
 Task<void> write_notification_later(std::shared_ptr<AppendLog> log, std::string email,
                                     std::string message, double delay_seconds) {
-    co_await sleep_for(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        std::chrono::duration<double>(delay_seconds)));
+    if (delay_seconds > 0) {
+        co_await sleep_for(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(delay_seconds)));
+    }
     write_notification(std::move(log), std::move(email), std::move(message));
 }
 
@@ -148,9 +150,12 @@ void build_reference_service(App& app, ReferenceOptions options) {
                  if (delay > 0) {
                      tasks.add(write_notification_later, logs.notifications, email,
                                "some notification", delay);
-                 } else {
+                 } else if (request.query("sync")) {
                      tasks.add(write_notification, logs.notifications, email,
                                "some notification");
+                 } else {
+                     tasks.add(write_notification_later, logs.notifications, email,
+                               "some notification", 0.0);
                  }
                  co_return json_response({{"message", "Notification sent in the background"}});
              });

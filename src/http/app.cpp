@@ -605,8 +605,8 @@ int App::run(const ServeOptions& options) {
 bool App::wait_background_idle(std::chrono::milliseconds timeout) {
     auto& core = *core_;
     std::unique_lock lock(core.mutex);
-    return core.changed.wait_for(lock, timeout,
-                                 [&] { return core.background.pending.load() == 0; });
+    return core.wait_for_change(lock, Clock::now() + timeout,
+                                [&] { return core.background.pending.load() == 0; });
 }
 
 BackgroundStats App::background_stats() const noexcept {

@@ -89,6 +89,7 @@ struct AppCore {
     enum class Phase { idle, starting, serving, stopping, stopped };
     std::mutex mutex;
     std::condition_variable changed;
+    std::atomic<int> waiters{0};      // threads waiting on `changed` for a counter
     Phase phase = Phase::idle;
     bool stop_requested = false;
     bool hurry = false;               // a second signal: skip the remaining waits
@@ -100,26 +101,32 @@ struct AppCore {
     std::shared_ptr<void> signals;    // the signal_set `wait()` listens on (loop 0)
     std::function<void()> cancel_signals;  // posts its cancellation
 
-    /// Wakes every lifecycle waiter (after changing a flag or a counter they test).
+    /// Wakes every lifecycle waiter (after changing a flag or a counter they test). Free when
+    /// nobody waits: `waiters` and the counters are seq_cst, so a waiter that registered
+    /// after this load sees the new counter value in its predicate.
     void notify() {
+        if (waiters.load() == 0) return;
         std::lock_guard lock(mutex);
         changed.notify_all();
+    }
+    /// Waits on `changed` for `done()` (under `mutex`) until `deadline`.
+    template <class Predicate>
+    bool wait_for_change(std::unique_lock<std::mutex>& lock,
+                         std::chrono::steady_clock::time_point deadline, Predicate done) {
+        waiters.fetch_add(1);
+        bool result = changed.wait_until(lock, deadline, done);
+        waiters.fetch_sub(1);
+        return result;
     }
     /// Waits until `done()` holds, `hurry` is set or `deadline` passes; true when `done()`.
     template <class Predicate>
     bool wait_until(std::chrono::steady_clock::time_point deadline, Predicate done) {
         std::unique_lock lock(mutex);
-        for (;;) {
-            if (done()) return true;
-            if (hurry || std::chrono::steady_clock::now() >= deadline) return false;
-            // Counters change without the lock: re-check at least every 20 ms.
-            changed.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() +
-                                                            std::chrono::milliseconds(20)));
-        }
+        return wait_for_change(lock, deadline, [&] { return hurry || done(); }) && done();
     }
     /// Marks `count` background tasks as ended.
     void finish_background(std::uint64_t count) {
-        if (background.pending.fetch_sub(count, std::memory_order_acq_rel) == count) notify();
+        if (background.pending.fetch_sub(count) == count) notify();
     }
 
     // --- requests ---
