@@ -184,8 +184,20 @@ Task<void> run_background(BackgroundBatch batch) {
     }
 }
 
-Task<void> run_hook_list(AppCore* app, std::vector<App::Hook> hooks) {
-    for (auto& hook : hooks) co_await hook(app->app);
+// Startup stops at the first failure; shutdown runs every hook (each may close a resource)
+// and logs the failures.
+Task<void> run_hook_list(AppCore* app, std::vector<App::Hook> hooks, bool isolate_failures) {
+    for (auto& hook : hooks) {
+        if (!isolate_failures) {
+            co_await hook(app->app);
+            continue;
+        }
+        try {
+            co_await hook(app->app);
+        } catch (...) {
+            spdlog::error("a shutdown hook failed: {}", describe(std::current_exception()));
+        }
+    }
 }
 
 Task<void> run_lifespan(AppCore* app) {
@@ -330,11 +342,11 @@ void AppCore::schedule_background(std::vector<BackgroundTasks::Entry> entries,
     }
 }
 
-void AppCore::run_hooks(const std::vector<App::Hook>& hooks, bool reverse) {
+void AppCore::run_hooks(const std::vector<App::Hook>& hooks, bool shutdown) {
     if (hooks.empty()) return;
     std::vector<App::Hook> ordered = hooks;
-    if (reverse) std::reverse(ordered.begin(), ordered.end());
-    asio::co_spawn(loops.front()->executor(), run_hook_list(this, std::move(ordered)),
+    if (shutdown) std::reverse(ordered.begin(), ordered.end());
+    asio::co_spawn(loops.front()->executor(), run_hook_list(this, std::move(ordered), shutdown),
                    asio::use_future)
         .get();
 }
@@ -399,11 +411,7 @@ void AppCore::stop_ladder() {
     if (cancel_signals) cancel_signals();
 
     // 3. Lifespan shutdown: hooks in reverse order, then the lifespan coroutine's tail.
-    try {
-        run_hooks(shutdown_hooks, true);
-    } catch (...) {
-        spdlog::error("a shutdown hook failed: {}", describe(std::current_exception()));
-    }
+    run_hooks(shutdown_hooks, true);
     if (lifespan) {
         asio::post(loops.front()->executor(), [this] {
             std::lock_guard lock(mutex);

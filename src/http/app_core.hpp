@@ -145,8 +145,9 @@ struct AppCore {
                              const Executor& executor, std::string request_id,
                              std::string route);
 
-    /// Runs `hooks` one after another on loop 0 and waits; rethrows the first failure.
-    void run_hooks(const std::vector<App::Hook>& hooks, bool reverse);
+    /// Runs `hooks` on loop 0 and waits. Startup: in order, rethrowing the first failure.
+    /// Shutdown: in reverse order, every hook, failures logged.
+    void run_hooks(const std::vector<App::Hook>& hooks, bool shutdown);
     void stop_ladder();
     void release_runtime();
 };

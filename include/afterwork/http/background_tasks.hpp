@@ -10,9 +10,11 @@
 ///   connection never waits for them.
 /// - A coroutine function runs on the request's loop; a plain function runs on the app's
 ///   background blocking pool (not the pool of sync handlers, so it cannot starve requests).
-/// - Arguments are copied or moved into the task when it is added, as `std::thread` does: a
-///   task never reads the request or a handler's locals after they are gone. Pass a reference
-///   only with an explicit `std::ref`, and only to something that outlives the task.
+/// - Arguments are copied or moved into the task when it is added, as `std::thread` does, and
+///   `std::string_view`/`const char*` arguments are stored as `std::string`: a task never reads
+///   the request, its body or a handler's locals after they are gone. Pass a reference only
+///   with an explicit `std::ref`, and only to something that outlives the task (raw pointers
+///   are copied as pointers: the same rule applies).
 /// - An exception in one task is logged with the request id and route and counted; the tasks
 ///   after it still run. A client that disconnects does not cancel them.
 /// - If the handler throws, the tasks it added are dropped, except those added with
@@ -27,6 +29,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -44,6 +48,22 @@ struct BackgroundGate {
     const std::atomic<std::uint64_t>* pending = nullptr;
     std::uint64_t limit = 0;
 };
+
+/// How a task stores an argument of type T: a copy, except that views of characters become
+/// strings, so `add(f, request.body())` cannot dangle once the request is gone.
+template <class T>
+struct owned {
+    using type = std::decay_t<T>;
+};
+template <class T>
+    requires std::is_same_v<std::decay_t<T>, std::string_view> ||
+             std::is_same_v<std::decay_t<T>, const char*> ||
+             std::is_same_v<std::decay_t<T>, char*>
+struct owned<T> {
+    using type = std::string;
+};
+template <class T>
+using owned_t = typename owned<T>::type;
 
 template <class T>
 Task<void> discard_result(Task<T> task) {
@@ -96,11 +116,11 @@ private:
             throw PoolOverloaded("too many background tasks are waiting; try again later");
         }
         using Function = std::decay_t<F>;
-        using Result = std::invoke_result_t<Function&, std::decay_t<Args>&...>;
+        using Result = std::invoke_result_t<Function&, detail::owned_t<Args>&...>;
         // The callable and its arguments live in the entry, which the runner keeps until the
         // task has finished, so a coroutine taking `const T&` still reads valid copies.
         auto bound = [function = Function(std::forward<F>(f)),
-                      arguments = std::tuple<std::decay_t<Args>...>(
+                      arguments = std::tuple<detail::owned_t<Args>...>(
                           std::forward<Args>(args)...)]() mutable -> decltype(auto) {
             return std::apply(function, arguments);
         };
