@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
     std::string data_dir = "./var";
     double drain_seconds = 30;
     auto* serve_command = cli.add_subcommand("serve", "Run the reference service");
+    serve_command->fallthrough();  // `afterwork serve --log-level warn` works too
     serve_command->add_option("--host", options.host, "Address to listen on")
         ->capture_default_str();
     serve_command->add_option("--port", options.port, "Port to listen on (0: any free port)")

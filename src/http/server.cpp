@@ -4,7 +4,11 @@
 #include <chrono>
 #include <ctime>
 
+#include <algorithm>
+#include <iterator>
+
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -34,6 +38,7 @@ struct Server::Connection {
     explicit Connection(Tcp::socket socket) : stream(std::move(socket)) {}
     beast::tcp_stream stream;
     beast::flat_buffer buffer;
+    std::string output;  // the serialised response, reused by every request
     bool idle = false;  // waiting for the first byte of a request
 };
 
@@ -54,32 +59,48 @@ std::string_view http_date() {
     return {text, length};
 }
 
-http::response<http::string_body> to_message(Response&& response, unsigned version,
-                                             bool keep_alive, std::string_view request_id,
-                                             bool head) {
-    http::response<http::string_body> message;
-    message.version(version);
-    message.result(static_cast<unsigned>(response.status));
-    if (http::obsolete_reason(message.result()) == "<unknown-status>") {
-        message.reason(status_reason(response.status));
+bool safe_header_text(std::string_view text) {
+    return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+// Writes the whole response — status line, headers, body — into `out`, one buffer for one
+// send. Simpler and much cheaper than Beast's serializer for the small answers a service
+// sends. Header lines carrying CR, LF or NUL are dropped (response splitting), and logged.
+void serialize_response(Response& response, unsigned version, bool keep_alive,
+                        std::string_view request_id, bool head, std::string& out) {
+    out.clear();
+    const int status = std::clamp(response.status, 100, 999);
+    fmt::format_to(std::back_inserter(out), "HTTP/{}.{} {} {}\r\nServer: afterwork\r\nDate: {}\r\n",
+                   version / 10, version % 10, status, status_reason(status), http_date());
+    // 1xx, 204 and 304 answers carry no body and no length.
+    const bool bodiless = status < 200 || status == 204 || status == 304;
+    if (!bodiless && !response.content_type.empty() && !response.body.empty() &&
+        safe_header_text(response.content_type)) {
+        out += "Content-Type: ";
+        out += response.content_type;
+        out += "\r\n";
     }
-    message.set(http::field::server, "afterwork");
-    message.set(http::field::date, http_date());
-    if (!response.content_type.empty() && !response.body.empty()) {
-        message.set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) {
+        if (name.empty() || !safe_header_text(name) || !safe_header_text(value) ||
+            name.find_first_of(": ") != std::string::npos) {
+            spdlog::error("dropped response header {:?}: invalid characters", name);
+            continue;
+        }
+        out += name;
+        out += ": ";
+        out += value;
+        out += "\r\n";
     }
-    for (auto& [name, value] : response.headers) message.insert(name, value);
-    if (!request_id.empty()) message.set("x-request-id", request_id);
-    message.keep_alive(keep_alive);
-    const auto size = response.body.size();
-    message.body() = std::move(response.body);
-    message.prepare_payload();
-    if (head) {
-        // HEAD: the length GET would send, and no body.
-        message.content_length(size);
-        message.body().clear();
+    if (!request_id.empty()) {
+        out += "x-request-id: ";
+        out += request_id;
+        out += "\r\n";
     }
-    return message;
+    if (version >= 11 && !keep_alive) out += "Connection: close\r\n";
+    if (version < 11 && keep_alive) out += "Connection: keep-alive\r\n";
+    if (!bodiless) fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", response.body.size());
+    out += "\r\n";
+    if (!bodiless && !head) out += response.body;
 }
 
 // The status for a request that could not be read; 0 means close without answering (the
@@ -96,9 +117,11 @@ int read_error_status(const boost::system::error_code& ec) {
 // awaited immediately by the caller's frame, which owns it.
 Task<void> refuse(beast::tcp_stream& stream, std::chrono::milliseconds timeout, int status,
                   std::string detail) {
-    auto message = to_message(error_response(status, detail), 11, false, {}, false);
+    Response response = error_response(status, detail);
+    std::string out;
+    serialize_response(response, 11, false, {}, false, out);
     stream.expires_after(timeout);
-    co_await http::async_write(stream, message, as_tuple(use_awaitable));
+    co_await asio::async_write(stream, asio::buffer(out), as_tuple(use_awaitable));
 }
 
 }  // namespace
@@ -271,10 +294,11 @@ Task<void> Server::session(Tcp::socket socket, std::size_t loop_index) {
             response = co_await app_.handle(data, tasks, failed);
         }
         keep_alive = keep_alive && !stopping_;
-        auto message = to_message(std::move(response), version, keep_alive, data.request_id, head);
+        serialize_response(response, version, keep_alive, data.request_id, head,
+                           connection.output);
         stream.expires_after(limits.write_timeout);
-        auto [write_ec, written] =
-            co_await http::async_write(stream, message, as_tuple(use_awaitable));
+        auto [write_ec, written] = co_await asio::async_write(
+            stream, asio::buffer(connection.output), as_tuple(use_awaitable));
         // The response is out (or the client is gone, which does not cancel the tasks).
         app_.after_response(tasks, failed, data);
         if (write_ec || !keep_alive) break;

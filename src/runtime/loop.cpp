@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include <afterwork/runtime/loop.hpp>
 
+#include <atomic>
 #include <optional>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 namespace afterwork {
@@ -17,6 +19,7 @@ struct Loop::State {
     std::string name;
     asio::io_context context;  // concurrency hint 1: only this loop's thread runs it
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+    std::atomic<bool> stopped{false};  // makes stop() idempotent from any thread
     std::thread thread;
 };
 
@@ -42,7 +45,9 @@ void Loop::start() {
 }
 
 void Loop::stop() noexcept {
-    state_->guard.reset();
+    if (state_->stopped.exchange(true)) return;
+    // The guard is released on the loop itself, so only that thread ever touches it.
+    asio::post(state_->context, [state = state_.get()] { state->guard.reset(); });
     state_->context.stop();
 }
 

@@ -13,16 +13,19 @@ foreach(variable IN ITEMS BUILD_DIR SOURCE_DIR WORK_DIR GENERATOR)
     endif()
 endforeach()
 
-# Runs one step; on failure stops with its exit status and its output (stdout and stderr).
-function(afterwork_check_step name)
+# afterwork_check_step(<name> <timeout-seconds> <command>...): runs one step; on failure
+# (or timeout) stops with its exit status and its output (stdout and stderr together).
+function(afterwork_check_step name timeout)
     execute_process(COMMAND ${ARGN}
+        TIMEOUT ${timeout}
         RESULT_VARIABLE result
         OUTPUT_VARIABLE output
         ERROR_VARIABLE output)
     if(NOT result EQUAL 0)
         list(JOIN ARGN " " command)
-        message(FATAL_ERROR "install check: ${name} failed (${result})\n"
-            "command: ${command}\n${output}")
+        # Indented lines are printed as they are, not re-wrapped as a paragraph.
+        string(REPLACE "\n" "\n  " output "  $ ${command}\n${output}")
+        message(FATAL_ERROR "install check: ${name} failed (${result}):\n${output}")
     endif()
     message(STATUS "install check: ${name}: ok")
     set(step_output "${output}" PARENT_SCOPE)
@@ -46,7 +49,7 @@ set(consumer_build "${WORK_DIR}/build")
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
-afterwork_check_step("install" "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}")
+afterwork_check_step("install" 120 "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}")
 
 # The consumer uses the main build's compiler and build tool. A sanitized build installs
 # sanitized static libraries, which need the sanitizer runtime in the consumer's link too.
@@ -73,8 +76,8 @@ if(ccache_program)
     list(APPEND configure_args "-DCMAKE_CXX_COMPILER_LAUNCHER=${ccache_program}")
 endif()
 
-afterwork_check_step("configure the consumer" "${CMAKE_COMMAND}" ${configure_args})
-afterwork_check_step("build the consumer"
+afterwork_check_step("configure the consumer" 120 "${CMAKE_COMMAND}" ${configure_args})
+afterwork_check_step("build the consumer" 300
     "${CMAKE_COMMAND}" --build "${consumer_build}" --config Release)
 
 # Single-config generators put the program in the build folder, multi-config ones below it.
@@ -89,5 +92,5 @@ if(NOT consumer)
     message(FATAL_ERROR "install check: the consumer was built but not found in ${consumer_build}")
 endif()
 
-afterwork_check_step("run the consumer" "${consumer}")
+afterwork_check_step("run the consumer" 60 "${consumer}")
 message(STATUS "${step_output}")
