@@ -358,6 +358,7 @@ void AppCore::release_runtime() {
     // loops, whose destruction frees suspended coroutines that may still refer to the server.
     handler_pool.reset();
     background_pool.reset();
+    if (server) server->drop_listener();  // a socket must go before its io_context
     loops.clear();
     server.reset();
     background_group.reset();

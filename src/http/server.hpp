@@ -35,6 +35,8 @@ public:
     /// Closes the listener and idle keep-alive connections; busy ones close after their
     /// current response.
     void stop_accepting();
+    /// Closes a listener that never started accepting (start-up failed after bind).
+    void drop_listener() noexcept { bound_.reset(); }
     /// Cancels every connection's coroutine (and the handler it runs).
     void cancel_connections();
     std::size_t connections() const noexcept { return connections_.load(); }
