@@ -47,7 +47,10 @@ struct ReleaseOnExit {
 };
 
 ServeOptions test_options() {
-    ServeOptions options{.port = 0, .threads = 2, .handle_signals = false};
+    ServeOptions options;
+    options.port = 0;  // a free port: App::port() tells which
+    options.threads = 2;
+    options.handle_signals = false;
     options.drain_timeout = 20s;
     return options;
 }
@@ -279,10 +282,10 @@ TEST(Server, ClientThatLeavesBeforeTheResponseDoesNotCancelBackgroundTasks) {
     App app;
     auto& probe = app.state().emplace<Probe>();
     app.get("/wait", [](Request& request, BackgroundTasks& tasks) -> Task<Response> {
-        auto* probe = &request.state().get<Probe>();
-        probe->handler_entered = true;
-        co_await wait_for_release(probe);
-        tasks.add(mark_task_started, probe);
+        auto* shared = &request.state().get<Probe>();
+        shared->handler_entered = true;
+        co_await wait_for_release(shared);
+        tasks.add(mark_task_started, shared);
         co_return text_response(200, "done");
     });
     app.start(test_options());
@@ -494,10 +497,10 @@ TEST(ServerShutdown, StopFinishesInFlightRequestRefusesNewConnectionsAndDrainsTa
     auto& probe = app.state().emplace<Probe>();
     add_basic_routes(app);
     app.get("/wait", [](Request& request, BackgroundTasks& tasks) -> Task<Response> {
-        auto* probe = &request.state().get<Probe>();
-        probe->handler_entered = true;
-        co_await wait_for_release(probe);
-        tasks.add(mark_task_started, probe);
+        auto* shared = &request.state().get<Probe>();
+        shared->handler_entered = true;
+        co_await wait_for_release(shared);
+        tasks.add(mark_task_started, shared);
         co_return text_response(200, std::string(100'000, 'y'));
     });
     app.start(test_options());

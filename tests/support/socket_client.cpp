@@ -24,19 +24,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class SocketCategory final : public boost::system::error_category {
-public:
-    const char* name() const noexcept override { return "socket_client"; }
-    std::string message(int value) const override {
-        switch (static_cast<SocketErrc>(value)) {
-            case SocketErrc::timed_out: return "timed out";
-            case SocketErrc::closed: return "connection closed by the server";
-            case SocketErrc::reset: return "connection reset by the server";
-            case SocketErrc::malformed: return "malformed HTTP response";
-        }
-        return "unknown socket_client error";
-    }
-};
+namespace errc = boost::system::errc;
+
+const boost::system::error_code kTimedOut = make_error_code(errc::timed_out);
+const boost::system::error_code kClosed = boost::asio::error::eof;
+const boost::system::error_code kReset = make_error_code(errc::connection_reset);
+const boost::system::error_code kMalformed = make_error_code(errc::bad_message);
 
 boost::system::error_code errno_code(int value) {
     return {value, boost::system::generic_category()};
@@ -76,7 +69,7 @@ int remaining_ms(Clock::time_point deadline) {
 boost::system::error_code wait_ready(int fd, short events, Clock::time_point deadline) {
     for (;;) {
         int left = remaining_ms(deadline);
-        if (left == 0) return SocketErrc::timed_out;
+        if (left == 0) return kTimedOut;
         pollfd p{fd, events, 0};
         int r = ::poll(&p, 1, left);
         if (r < 0) {
@@ -88,15 +81,6 @@ boost::system::error_code wait_ready(int fd, short events, Clock::time_point dea
 }
 
 }  // namespace
-
-const boost::system::error_category& socket_category() noexcept {
-    static const SocketCategory category;
-    return category;
-}
-
-boost::system::error_code make_error_code(SocketErrc e) noexcept {
-    return {static_cast<int>(e), socket_category()};
-}
 
 std::optional<std::string_view> RawResponse::header(std::string_view name) const {
     for (const auto& [key, value] : headers) {
@@ -185,7 +169,7 @@ SocketResult<void> SocketClient::send(std::string_view bytes, std::chrono::milli
             if (auto ec = wait_ready(fd_, POLLOUT, deadline)) return ec;
             continue;
         }
-        if (n < 0 && errno == ECONNRESET) return SocketErrc::reset;
+        if (n < 0 && errno == ECONNRESET) return kReset;
         return errno_code(n < 0 ? errno : EIO);
     }
     return {};
@@ -201,9 +185,9 @@ boost::system::error_code SocketClient::fill(Clock::time_point deadline) {
             received_ += static_cast<std::size_t>(n);
             return {};
         }
-        if (n == 0) return SocketErrc::closed;
+        if (n == 0) return kClosed;
         if (errno == EINTR) continue;
-        if (errno == ECONNRESET) return SocketErrc::reset;
+        if (errno == ECONNRESET) return kReset;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return errno_code(errno);
         if (auto ec = wait_ready(fd_, POLLIN, deadline)) return ec;
     }
@@ -223,7 +207,7 @@ SocketResult<RawResponse> SocketClient::read_response(ReadOptions options) {
     constexpr std::size_t kMaxHead = 1024 * 1024;
     std::size_t head_end;
     while ((head_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
-        if (buffer_.size() > kMaxHead) return SocketErrc::malformed;
+        if (buffer_.size() > kMaxHead) return kMalformed;
         if (auto ec = fill(deadline)) return ec;
     }
 
@@ -237,12 +221,12 @@ SocketResult<RawResponse> SocketClient::read_response(ReadOptions options) {
 
     // "HTTP/1.1 200 OK"
     if (status_line.size() < 12 || status_line.substr(0, 5) != "HTTP/" || status_line[8] != ' ') {
-        return SocketErrc::malformed;
+        return kMalformed;
     }
     response.version = std::string(status_line.substr(0, 8));
     auto code = status_line.substr(9, 3);
     if (std::from_chars(code.data(), code.data() + 3, response.status).ptr != code.data() + 3) {
-        return SocketErrc::malformed;
+        return kMalformed;
     }
     if (status_line.size() > 13) response.reason = std::string(status_line.substr(13));
 
@@ -251,7 +235,7 @@ SocketResult<RawResponse> SocketClient::read_response(ReadOptions options) {
         std::string_view line = head.substr(0, end);
         head = end == std::string_view::npos ? std::string_view{} : head.substr(end + 2);
         auto colon = line.find(':');
-        if (colon == std::string_view::npos || colon == 0) return SocketErrc::malformed;
+        if (colon == std::string_view::npos || colon == 0) return kMalformed;
         response.headers.emplace_back(std::string(line.substr(0, colon)),
                                       std::string(trim(line.substr(colon + 1))));
     }
@@ -275,7 +259,7 @@ SocketResult<RawResponse> SocketClient::read_response(ReadOptions options) {
             auto parsed = std::from_chars(size_text.data(), size_text.data() + size_text.size(),
                                           size, 16);
             if (size_text.empty() || parsed.ptr != size_text.data() + size_text.size()) {
-                return SocketErrc::malformed;
+                return kMalformed;
             }
             buffer_.erase(0, size_end + 2);
             if (size == 0) {
@@ -303,7 +287,7 @@ SocketResult<RawResponse> SocketClient::read_response(ReadOptions options) {
         std::size_t length = 0;
         auto parsed = std::from_chars(length_text->data(),
                                       length_text->data() + length_text->size(), length);
-        if (parsed.ptr != length_text->data() + length_text->size()) return SocketErrc::malformed;
+        if (parsed.ptr != length_text->data() + length_text->size()) return kMalformed;
         while (buffer_.size() < length) {
             if (auto ec = fill(deadline)) return ec;
         }
@@ -315,7 +299,7 @@ SocketResult<RawResponse> SocketClient::read_response(ReadOptions options) {
     // No framing: the body runs until the server closes.
     for (;;) {
         auto ec = fill(deadline);
-        if (ec == SocketErrc::closed) break;
+        if (ec == kClosed) break;
         if (ec) return ec;
     }
     response.body = std::move(buffer_);
@@ -327,7 +311,7 @@ SocketResult<std::string> SocketClient::read_until_closed(std::chrono::milliseco
     const auto deadline = Clock::now() + timeout;
     for (;;) {
         auto ec = fill(deadline);
-        if (ec == SocketErrc::closed || ec == SocketErrc::reset) break;
+        if (ec == kClosed || ec == kReset) break;
         if (ec) return ec;
     }
     std::string rest = std::move(buffer_);

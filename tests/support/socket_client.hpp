@@ -17,11 +17,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include <boost/asio/error.hpp>
 #include <boost/json/value.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
@@ -32,24 +31,10 @@ namespace afterwork::testing {
 
 inline constexpr std::chrono::milliseconds kSocketTimeout{10'000};
 
-/// Why a socket operation of the test client failed (besides plain `errno` codes).
-enum class SocketErrc {
-    timed_out = 1,  ///< the deadline passed first
-    closed,         ///< the peer closed the connection (EOF) before the expected data
-    reset,          ///< the peer reset the connection (RST)
-    malformed,      ///< the bytes received are not an HTTP/1.x response
-};
-
-const boost::system::error_category& socket_category() noexcept;
-boost::system::error_code make_error_code(SocketErrc e) noexcept;
-
-}  // namespace afterwork::testing
-
-template <>
-struct boost::system::is_error_code_enum<afterwork::testing::SocketErrc> : std::true_type {};
-
-namespace afterwork::testing {
-
+/// The result of a socket operation. Besides plain `errno` codes, the errors are
+/// `errc::timed_out` (the deadline passed first), `asio::error::eof` (the server closed the
+/// connection before the expected data), `errc::connection_reset` (the server reset it) and
+/// `errc::bad_message` (what arrived is not an HTTP/1.x response).
 template <class T>
 using SocketResult = boost::system::result<T>;
 
@@ -86,8 +71,8 @@ struct ReadOptions {
 
 class SocketClient {
 public:
-    /// Connects to 127.0.0.1:`port`; the error is the connect error (ECONNREFUSED, ...) or
-    /// `SocketErrc::timed_out`.
+    /// Connects to 127.0.0.1:`port`; the error is the connect error (`connection_refused`, ...)
+    /// or `timed_out`.
     static SocketResult<SocketClient> connect(std::uint16_t port, ConnectOptions options = {});
 
     /// Connects to 127.0.0.1:`port` or throws `boost::system::system_error`.
