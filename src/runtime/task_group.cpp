@@ -2,7 +2,6 @@
 #include <afterwork/runtime/task_group.hpp>
 
 #include <condition_variable>
-#include <list>
 #include <mutex>
 #include <stdexcept>
 
@@ -17,11 +16,20 @@ namespace afterwork {
 namespace asio = boost::asio;
 
 namespace {
-struct Member {
-    Member(Executor ex, std::string n) : executor(std::move(ex)), name(std::move(n)) {}
+// One running task: a node of the group's intrusive list (guarded by the group's mutex), owned
+// by the task's completion handler, so a spawn costs one allocation. A handler destroyed
+// without running (its loop was destroyed first) unlinks the member in its destructor.
+struct Member : std::enable_shared_from_this<Member> {
+    Member(std::shared_ptr<TaskGroup::State> g, Executor ex, std::string n)
+        : group(std::move(g)), executor(std::move(ex)), name(std::move(n)) {}
+    ~Member();
+    std::shared_ptr<TaskGroup::State> group;
     Executor executor;
     std::string name;
     asio::cancellation_signal signal;  // touched only on `executor`'s thread
+    Member* previous = nullptr;        // list fields: guarded by the group's mutex
+    Member* next = nullptr;
+    bool linked = false;
 };
 }  // namespace
 
@@ -30,11 +38,29 @@ struct TaskGroup::State {
     ErrorCallback on_error;
     mutable std::mutex mutex;
     std::condition_variable empty;
-    std::list<std::shared_ptr<Member>> members;
+    Member* first = nullptr;
+    std::size_t count = 0;
+    std::size_t waiters = 0;
     bool closed = false;
 
-    void finished(std::list<std::shared_ptr<Member>>::iterator it, std::exception_ptr error) {
-        const std::string task_name = (*it)->name;
+    void link(Member* member) {
+        member->linked = true;
+        member->next = first;
+        if (first) first->previous = member;
+        first = member;
+        ++count;
+    }
+
+    void unlink(Member* member) {
+        member->linked = false;
+        if (member->previous) member->previous->next = member->next;
+        if (member->next) member->next->previous = member->previous;
+        if (first == member) first = member->next;
+        --count;
+    }
+
+    void finished(Member* member, std::exception_ptr error) {
+        const std::string& task_name = member->name;
         if (error && !is_cancellation(error)) {
             if (on_error) {
                 try {
@@ -53,10 +79,17 @@ struct TaskGroup::State {
             }
         }
         std::lock_guard lock(mutex);
-        members.erase(it);
-        if (members.empty()) empty.notify_all();
+        unlink(member);
+        if (count == 0 && waiters > 0) empty.notify_all();
     }
 };
+
+namespace {
+Member::~Member() {
+    std::lock_guard lock(group->mutex);
+    if (linked) group->unlink(this);
+}
+}  // namespace
 
 TaskGroup::TaskGroup(std::string name, ErrorCallback on_error)
     : state_(std::make_shared<State>()) {
@@ -66,29 +99,27 @@ TaskGroup::TaskGroup(std::string name, ErrorCallback on_error)
 
 TaskGroup::~TaskGroup() {
     std::lock_guard lock(state_->mutex);
-    if (!state_->members.empty()) {
+    if (state_->count > 0) {
         spdlog::warn("task group {} destroyed with {} tasks still running", state_->name,
-                     state_->members.size());
+                     state_->count);
     }
 }
 
 void TaskGroup::spawn(const Executor& executor, Task<void> task, std::string name) {
-    std::list<std::shared_ptr<Member>>::iterator it;
+    auto member = std::make_shared<Member>(state_, executor, std::move(name));
     {
         std::lock_guard lock(state_->mutex);
         if (state_->closed) {
             throw std::logic_error("task group " + state_->name + " is closed");
         }
-        state_->members.push_front(std::make_shared<Member>(executor, std::move(name)));
-        it = state_->members.begin();
+        state_->link(member.get());
     }
     // The slot is bound before the coroutine can run, and both live on `executor`.
-    auto slot = (*it)->signal.slot();
+    auto slot = member->signal.slot();
     asio::co_spawn(executor, std::move(task),
                    asio::bind_cancellation_slot(
-                       slot, [state = state_, it](std::exception_ptr error) {
-                           state->finished(it, std::move(error));
-                       }));
+                       slot, [state = state_, member = std::move(member)](
+                                 std::exception_ptr error) { state->finished(member.get(), error); }));
 }
 
 void TaskGroup::close() noexcept {
@@ -98,10 +129,12 @@ void TaskGroup::close() noexcept {
 
 void TaskGroup::cancel_all() noexcept {
     std::lock_guard lock(state_->mutex);
-    for (const auto& member : state_->members) {
+    for (Member* member = state_->first; member; member = member->next) {
         try {
-            asio::post(member->executor, [member] {
-                member->signal.emit(asio::cancellation_type::terminal);
+            // Linked members are alive: their completion handler unlinks them under this lock
+            // first. The posted copy keeps the member alive until the signal is emitted.
+            asio::post(member->executor, [alive = member->shared_from_this()] {
+                alive->signal.emit(asio::cancellation_type::terminal);
             });
         } catch (...) {
             // The loop is gone: its task cannot run again either.
@@ -111,12 +144,15 @@ void TaskGroup::cancel_all() noexcept {
 
 bool TaskGroup::wait_for(std::chrono::steady_clock::duration timeout) {
     std::unique_lock lock(state_->mutex);
-    return state_->empty.wait_for(lock, timeout, [&] { return state_->members.empty(); });
+    ++state_->waiters;
+    bool empty = state_->empty.wait_for(lock, timeout, [&] { return state_->count == 0; });
+    --state_->waiters;
+    return empty;
 }
 
 std::size_t TaskGroup::size() const noexcept {
     std::lock_guard lock(state_->mutex);
-    return state_->members.size();
+    return state_->count;
 }
 
 const std::string& TaskGroup::name() const noexcept { return state_->name; }

@@ -281,6 +281,7 @@ TEST(Server, BackgroundTaskStartsOnlyAfterTheResponseIsWritten) {
 TEST(Server, ClientThatLeavesBeforeTheResponseDoesNotCancelBackgroundTasks) {
     App app;
     auto& probe = app.state().emplace<Probe>();
+    add_basic_routes(app);
     app.get("/wait", [](Request& request, BackgroundTasks& tasks) -> Task<Response> {
         auto* shared = &request.state().get<Probe>();
         shared->handler_entered = true;

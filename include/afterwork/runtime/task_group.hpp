@@ -54,8 +54,9 @@ public:
     std::size_t size() const noexcept;
     const std::string& name() const noexcept;
 
+    struct State;  // internal, public only so its implementation file can name it
+
 private:
-    struct State;
     std::shared_ptr<State> state_;
 };
 
