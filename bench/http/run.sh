@@ -29,9 +29,10 @@ BUILD_DIR="$ROOT/${AFTERWORK_BUILD_DIR:-build}"
 PORT=8704
 LUA="$ROOT/bench/http/post-notification.lua"
 
-afterwork_build
+afterwork_install_packages
+AFTERWORK_APT_PACKAGES=(wrk curl python3) afterwork_install_packages
+afterwork_build "$BUILD_DIR" Release "" afterwork_app
 BIN="$BUILD_DIR/bin/afterwork"
-command -v wrk > /dev/null || afterwork_apt_install wrk
 
 OUT="$BUILD_DIR/bench-http/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"

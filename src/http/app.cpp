@@ -185,27 +185,30 @@ Task<void> run_background(BackgroundBatch batch) {
 }
 
 // Startup stops at the first failure; shutdown runs every hook (each may close a resource)
-// and logs the failures.
-Task<void> run_hook_list(AppCore* app, std::vector<App::Hook> hooks, bool isolate_failures) {
+// and logs the failures. Returns the startup failure as text: the exception itself stays on
+// the loop thread (libstdc++'s exception_ptr count is invisible to ThreadSanitizer).
+Task<std::string> run_hook_list(AppCore* app, std::vector<App::Hook> hooks,
+                                bool isolate_failures) {
     for (auto& hook : hooks) {
-        if (!isolate_failures) {
-            co_await hook(app->app);
-            continue;
-        }
+        std::string failure;
         try {
             co_await hook(app->app);
         } catch (...) {
-            spdlog::error("a shutdown hook failed: {}", describe(std::current_exception()));
+            failure = describe(std::current_exception());
         }
+        if (failure.empty()) continue;
+        if (!isolate_failures) co_return failure;
+        spdlog::error("a shutdown hook failed: {}", failure);
     }
+    co_return std::string{};
 }
 
 Task<void> run_lifespan(AppCore* app) {
-    std::exception_ptr error;
+    std::string error;
     try {
         co_await app->lifespan(app->app);
     } catch (...) {
-        error = std::current_exception();
+        error = describe(std::current_exception());
     }
     std::lock_guard lock(app->mutex);
     app->lifespan_finished = true;
@@ -346,9 +349,11 @@ void AppCore::run_hooks(const std::vector<App::Hook>& hooks, bool shutdown) {
     if (hooks.empty()) return;
     std::vector<App::Hook> ordered = hooks;
     if (shutdown) std::reverse(ordered.begin(), ordered.end());
-    asio::co_spawn(loops.front()->executor(), run_hook_list(this, std::move(ordered), shutdown),
-                   asio::use_future)
-        .get();
+    auto failure = asio::co_spawn(loops.front()->executor(),
+                                  run_hook_list(this, std::move(ordered), shutdown),
+                                  asio::use_future)
+                       .get();
+    if (!failure.empty()) throw std::runtime_error(failure);
 }
 
 void AppCore::release_runtime() {
@@ -421,9 +426,7 @@ void AppCore::stop_ladder() {
         });
         std::unique_lock lock(mutex);
         changed.wait(lock, [&] { return lifespan_finished; });
-        if (lifespan_error) {
-            spdlog::error("lifespan shutdown failed: {}", describe(lifespan_error));
-        }
+        if (!lifespan_error.empty()) spdlog::error("lifespan shutdown failed: {}", lifespan_error);
     }
     state.thaw();
     release_runtime();
@@ -529,8 +532,10 @@ void App::start(const ServeOptions& options) {
             std::unique_lock lock(core.mutex);
             core.changed.wait(lock, [&] { return core.lifespan_serving || core.lifespan_finished; });
             if (!core.lifespan_serving) {
-                if (core.lifespan_error) std::rethrow_exception(core.lifespan_error);
-                throw std::logic_error("the lifespan returned without co_await app.serving()");
+                throw std::runtime_error(
+                    core.lifespan_error.empty()
+                        ? "the lifespan returned without co_await app.serving()"
+                        : core.lifespan_error);
             }
         }
         core.run_hooks(core.startup_hooks, false);

@@ -96,7 +96,7 @@ struct AppCore {
     bool lifespan_serving = false;    // the lifespan reached `serving()`
     bool lifespan_finished = false;
     bool shutdown_started = false;    // `serving()` may return
-    std::exception_ptr lifespan_error;
+    std::string lifespan_error;       // what the lifespan threw, if it did
     void* serving_timer = nullptr;    // the timer `serving()` waits on; loop 0 only
     std::shared_ptr<void> signals;    // the signal_set `wait()` listens on (loop 0)
     std::function<void()> cancel_signals;  // posts its cancellation
