@@ -36,8 +36,8 @@ public:
     AppendLog& operator=(const AppendLog&) = delete;
     ~AppendLog() { ::close(fd_); }
 
-    void append(std::string line) {
-        line.push_back('\n');
+    /// Appends `line`, which ends with its newline.
+    void append(std::string_view line) {
         std::string_view rest = line;
         while (!rest.empty()) {
             ssize_t n = ::write(fd_, rest.data(), rest.size());
@@ -79,7 +79,9 @@ BOOST_DESCRIBE_STRUCT(SignupRequest, (), (email, name, source))
 
 // The article's `write_notification`: a plain function, so it runs on the background pool.
 void write_notification(std::shared_ptr<AppendLog> log, std::string email, std::string message) {
-    log->append(fmt::format("notification for {}: {}", email, message));
+    fmt::memory_buffer line;  // on the stack for any sane e-mail address
+    fmt::format_to(std::back_inserter(line), "notification for {}: {}\n", email, message);
+    log->append({line.data(), line.size()});
 }
 
 // With ?delay=N the task waits on the loop first: the response is long gone by then.
@@ -96,12 +98,12 @@ Task<void> write_notification_later(std::shared_ptr<AppendLog> log, std::string 
 Task<void> send_welcome_email(std::shared_ptr<AppendLog> log, std::string email,
                               std::string name) {
     co_await sleep_for(std::chrono::milliseconds(0));  // as `await asyncio.sleep(0)`: yield
-    log->append(fmt::format("welcome email to {} ({})", email, name));
+    log->append(fmt::format("welcome email to {} ({})\n", email, name));
 }
 
 // The article's sync `log_signup`.
 void log_signup(std::shared_ptr<AppendLog> log, int user_id, std::string source) {
-    log->append(fmt::format("signup user_id={} source={}", user_id, source));
+    log->append(fmt::format("signup user_id={} source={}\n", user_id, source));
 }
 
 Task<Response> count_requests(Request& request, Next next) {

@@ -2,6 +2,7 @@
 #include <afterwork/http/app.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <random>
 #include <thread>
 
@@ -116,19 +117,19 @@ Task<Response> call_next(Dispatch* dispatch, std::size_t index, Request& request
 // accepted work disappears silently.
 struct BackgroundBatch {
     AppCore* app;
-    std::vector<BackgroundTasks::Entry> entries;
+    BackgroundTasks::Entries entries;
     std::string request_id;
-    std::string route;
+    const Route* route;  // lives as long as the app; named only in logs
     std::size_t next = 0;
 
-    BackgroundBatch(AppCore* a, std::vector<BackgroundTasks::Entry> e, std::string id,
-                    std::string r)
-        : app(a), entries(std::move(e)), request_id(std::move(id)), route(std::move(r)) {}
+    BackgroundBatch(AppCore* a, BackgroundTasks::Entries e, std::string id,
+                    const Route* r)
+        : app(a), entries(std::move(e)), request_id(std::move(id)), route(r) {}
     BackgroundBatch(BackgroundBatch&& other) noexcept
         : app(std::exchange(other.app, nullptr)),
           entries(std::move(other.entries)),
           request_id(std::move(other.request_id)),
-          route(std::move(other.route)),
+          route(other.route),
           next(other.next) {}
     BackgroundBatch& operator=(BackgroundBatch&&) = delete;
 
@@ -137,15 +138,18 @@ struct BackgroundBatch {
         std::uint64_t left = entries.size() - next;
         app->background.abandoned.fetch_add(left, std::memory_order_relaxed);
         spdlog::warn("abandoned {} background task(s) of {} (request id {}): not run or cancelled",
-                     left, route, request_id);
+                     left, route_name(), request_id);
         app->finish_background(left);
     }
+
+    std::string route_name() const { return route->method + " " + route->pattern; }
 
     // Records the end of entries[next] and moves on.
     void complete(const std::exception_ptr& error) {
         if (error) {
             app->background.failed.fetch_add(1, std::memory_order_relaxed);
-            spdlog::error("background task {} of {} failed (request id {}): {}", next + 1, route,
+            spdlog::error("background task {} of {} failed (request id {}): {}", next + 1,
+                          route_name(),
                           request_id, describe(error));
         } else {
             app->background.succeeded.fetch_add(1, std::memory_order_relaxed);
@@ -270,10 +274,11 @@ std::optional<Response> AppCore::prepare(RequestData& data) {
         sane_request_id(std::string_view(id->value().data(), id->value().size()))) {
         data.request_id.assign(id->value().data(), id->value().size());
     } else {
-        auto count = request_counter.fetch_add(1, std::memory_order_relaxed);
+        // 64 random-looking bits in base 36: at most 13 characters, no allocation.
+        auto value = mix(request_id_seed + request_counter.fetch_add(1, std::memory_order_relaxed));
         char buffer[16];
-        auto end = fmt::format_to(buffer, "{:016x}", mix(request_id_seed + count));
-        data.request_id.assign(buffer, end);
+        auto result = std::to_chars(buffer, buffer + sizeof buffer, value, 36);
+        data.request_id.assign(buffer, result.ptr);
     }
     auto method = data.message.method_string();
     data.outcome = router.match(std::string_view(method.data(), method.size()), data.path,
@@ -311,21 +316,20 @@ void AppCore::after_response(BackgroundTasks& tasks, bool handler_failed,
         background.dropped.fetch_add(added - entries.size(), std::memory_order_relaxed);
     }
     if (entries.empty()) return;
-    std::string route = std::string(data.message.method_string()) + " " +
-                        (data.match.route ? data.match.route->pattern : data.path);
-    schedule_background(std::move(entries), data.executor, data.request_id, std::move(route));
+    // Only a matched route's handler can add tasks.
+    schedule_background(std::move(entries), data.executor, data.request_id, data.match.route);
 }
 
-void AppCore::schedule_background(std::vector<BackgroundTasks::Entry> entries,
+void AppCore::schedule_background(BackgroundTasks::Entries entries,
                                   const Executor& executor, std::string request_id,
-                                  std::string route) {
+                                  const Route* route) {
     if (entries.empty()) return;
     const auto count = entries.size();
     background.scheduled.fetch_add(count, std::memory_order_relaxed);
     background.pending.fetch_add(count, std::memory_order_relaxed);
     bool all_blocking = std::all_of(entries.begin(), entries.end(),
                                     [](const auto& entry) { return !entry.coroutine; });
-    BackgroundBatch batch(this, std::move(entries), std::move(request_id), std::move(route));
+    BackgroundBatch batch(this, std::move(entries), std::move(request_id), route);
     if (all_blocking) {
         // Plain functions only: one trip to the pool runs them all in order, with no hop back
         // to the loop between them.

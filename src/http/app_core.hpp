@@ -35,7 +35,7 @@ struct RequestData {
     std::string_view query_string;  // raw, views `message.target()`
     std::optional<std::vector<std::pair<std::string, std::string>>> query_params;  // lazily
     Router::Outcome outcome = Router::Outcome::not_found;
-    RouteMatch match;
+    RouteMatch match;  // views `path`: a RequestData is never moved after prepare()
     std::string request_id;
     AppCore* app = nullptr;
     Executor executor;
@@ -141,9 +141,9 @@ struct AppCore {
     void after_response(BackgroundTasks& tasks, bool handler_failed, const RequestData& data);
     /// Hands tasks to the runner: plain functions only go to the background pool in one item,
     /// anything else runs as a coroutine on `executor`.
-    void schedule_background(std::vector<BackgroundTasks::Entry> entries,
+    void schedule_background(BackgroundTasks::Entries entries,
                              const Executor& executor, std::string request_id,
-                             std::string route);
+                             const Route* route);
 
     /// Runs `hooks` on loop 0 and waits. Startup: in order, rethrowing the first failure.
     /// Shutdown: in reverse order, every hook, failures logged.

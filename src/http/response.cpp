@@ -37,7 +37,6 @@ Response text_response(int status, std::string body, std::string content_type) {
 Response empty_response(int status) {
     Response response;
     response.status = status;
-    response.content_type.clear();
     return response;
 }
 

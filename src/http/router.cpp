@@ -5,8 +5,8 @@
 
 namespace afterwork::detail {
 
-std::vector<std::string_view> split_path(std::string_view path) {
-    std::vector<std::string_view> segments;
+Segments split_path(std::string_view path) {
+    Segments segments;
     if (path.empty() || path == "/") return segments;
     std::size_t start = 1;
     for (;;) {
@@ -90,19 +90,14 @@ void Router::add(std::string_view method, std::string_view pattern, App::Handler
     node->routes.push_back(std::move(route));
 }
 
-const Router::Node* Router::find(const Node& node, const std::vector<std::string_view>& segments,
-                                 std::size_t index, std::string_view rest,
-                                 std::string_view method, std::vector<std::string>& values,
-                                 const Node*& path_match,
-                                 std::vector<std::string>& path_match_values) const {
+const Router::Node* Router::find(const Node& node, const Segments& segments, std::size_t index,
+                                 std::string_view rest, std::string_view method,
+                                 ParamValues& values, const Node*& path_match) const {
     if (index == segments.size()) {
         for (const auto& route : node.routes) {
             if (route->method == method) return &node;
         }
-        if (!node.routes.empty() && !path_match) {
-            path_match = &node;
-            path_match_values = values;
-        }
+        if (!node.routes.empty() && !path_match) path_match = &node;
     } else {
         std::string_view segment = segments[index];
         // `rest` is the path from this segment on; the next one starts after its slash.
@@ -110,14 +105,14 @@ const Router::Node* Router::find(const Node& node, const std::vector<std::string
             rest.size() > segment.size() ? rest.substr(segment.size() + 1) : std::string_view{};
         if (auto it = node.statics.find(segment); it != node.statics.end()) {
             if (auto* found = find(*it->second, segments, index + 1, next_rest, method, values,
-                                   path_match, path_match_values)) {
+                                   path_match)) {
                 return found;
             }
         }
         if (node.param && !segment.empty()) {
             values.emplace_back(segment);
             if (auto* found = find(*node.param, segments, index + 1, next_rest, method, values,
-                                   path_match, path_match_values)) {
+                                   path_match)) {
                 return found;
             }
             values.pop_back();
@@ -129,10 +124,7 @@ const Router::Node* Router::find(const Node& node, const std::vector<std::string
         for (const auto& route : tail.routes) {
             if (route->method == method) return &tail;
         }
-        if (!tail.routes.empty() && !path_match) {
-            path_match = &tail;
-            path_match_values = values;
-        }
+        if (!tail.routes.empty() && !path_match) path_match = &tail;
         values.pop_back();
     }
     return nullptr;
@@ -141,17 +133,15 @@ const Router::Node* Router::find(const Node& node, const std::vector<std::string
 Router::Outcome Router::match(std::string_view method, std::string_view path,
                               RouteMatch& out) const {
     auto segments = split_path(path);
-    std::vector<std::string> values;
+    ParamValues values;
     const Node* path_match = nullptr;
-    std::vector<std::string> path_match_values;
     std::string_view rest = path.size() > 1 ? path.substr(1) : std::string_view{};
-    const Node* node =
-        find(root_, segments, 0, rest, method, values, path_match, path_match_values);
+    const Node* node = find(root_, segments, 0, rest, method, values, path_match);
     // HEAD is answered by the GET route (the server drops the body).
     if (!node && method == "HEAD") {
         values.clear();
         const Node* ignored = nullptr;
-        node = find(root_, segments, 0, rest, "GET", values, ignored, path_match_values);
+        node = find(root_, segments, 0, rest, "GET", values, ignored);
         method = "GET";
     }
     if (node) {

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include <afterwork/http/app.hpp>
 
 namespace afterwork::detail {
@@ -23,10 +25,13 @@ struct Route {
     App::Handler handler;
 };
 
+using Segments = boost::container::small_vector<std::string_view, 8>;
+using ParamValues = boost::container::small_vector<std::string_view, 4>;
+
 struct RouteMatch {
     const Route* route = nullptr;  // set when found
-    std::vector<std::string> values;  // parameter values, in `route->param_names` order
-    std::string allow;             // methods of the path, set on method_not_allowed
+    ParamValues values;  // parameter values in `route->param_names` order; view the path
+    std::string allow;   // methods of the path, set on method_not_allowed
 };
 
 class Router {
@@ -35,6 +40,7 @@ public:
 
     /// Throws std::invalid_argument for a malformed pattern or a duplicate method + pattern.
     void add(std::string_view method, std::string_view pattern, App::Handler handler);
+    /// `out.values` view `path`, which must outlive them.
     Outcome match(std::string_view method, std::string_view path, RouteMatch& out) const;
 
 private:
@@ -45,15 +51,14 @@ private:
         std::vector<std::unique_ptr<Route>> routes;
     };
 
-    const Node* find(const Node& node, const std::vector<std::string_view>& segments,
-                     std::size_t index, std::string_view rest, std::string_view method,
-                     std::vector<std::string>& values, const Node*& path_match,
-                     std::vector<std::string>& path_match_values) const;
+    const Node* find(const Node& node, const Segments& segments, std::size_t index,
+                     std::string_view rest, std::string_view method, ParamValues& values,
+                     const Node*& path_match) const;
 
     Node root_;
 };
 
 /// Splits "/a/b/c" into {"a","b","c"}; "/" gives no segment. The path must start with '/'.
-std::vector<std::string_view> split_path(std::string_view path);
+Segments split_path(std::string_view path);
 
 }  // namespace afterwork::detail

@@ -5,7 +5,7 @@
 #include <ctime>
 
 #include <algorithm>
-#include <iterator>
+#include <charconv>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/write.hpp>
@@ -63,22 +63,37 @@ bool safe_header_text(std::string_view text) {
     return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
+void append_number(std::string& out, std::size_t value) {
+    char digits[24];
+    auto result = std::to_chars(digits, digits + sizeof digits, value);
+    out.append(digits, result.ptr);
+}
+
+void append_header(std::string& out, std::string_view name, std::string_view value) {
+    out.append(name);
+    out.append(": ");
+    out.append(value);
+    out.append("\r\n");
+}
+
 // Writes the whole response — status line, headers, body — into `out`, one buffer for one
-// send. Simpler and much cheaper than Beast's serializer for the small answers a service
-// sends. Header lines carrying CR, LF or NUL are dropped (response splitting), and logged.
-void serialize_response(Response& response, unsigned version, bool keep_alive,
+// send: much cheaper than Beast's serializer for the small answers a service sends. Header
+// lines carrying CR, LF or NUL are dropped (response splitting) and logged.
+void serialize_response(const Response& response, unsigned version, bool keep_alive,
                         std::string_view request_id, bool head, std::string& out) {
     out.clear();
     const int status = std::clamp(response.status, 100, 999);
-    fmt::format_to(std::back_inserter(out), "HTTP/{}.{} {} {}\r\nServer: afterwork\r\nDate: {}\r\n",
-                   version / 10, version % 10, status, status_reason(status), http_date());
+    out.append(version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ");
+    append_number(out, static_cast<std::size_t>(status));
+    out.push_back(' ');
+    out.append(status_reason(status));
+    out.append("\r\nServer: afterwork\r\nDate: ");
+    out.append(http_date());
+    out.append("\r\n");
     // 1xx, 204 and 304 answers carry no body and no length.
     const bool bodiless = status < 200 || status == 204 || status == 304;
-    if (!bodiless && !response.content_type.empty() && !response.body.empty() &&
-        safe_header_text(response.content_type)) {
-        out += "Content-Type: ";
-        out += response.content_type;
-        out += "\r\n";
+    if (!bodiless && !response.body.empty() && safe_header_text(response.media_type())) {
+        append_header(out, "Content-Type", response.media_type());
     }
     for (const auto& [name, value] : response.headers) {
         if (name.empty() || !safe_header_text(name) || !safe_header_text(value) ||
@@ -86,21 +101,18 @@ void serialize_response(Response& response, unsigned version, bool keep_alive,
             spdlog::error("dropped response header {:?}: invalid characters", name);
             continue;
         }
-        out += name;
-        out += ": ";
-        out += value;
-        out += "\r\n";
+        append_header(out, name, value);
     }
-    if (!request_id.empty()) {
-        out += "x-request-id: ";
-        out += request_id;
-        out += "\r\n";
+    if (!request_id.empty()) append_header(out, "x-request-id", request_id);
+    if (version >= 11 && !keep_alive) out.append("Connection: close\r\n");
+    if (version < 11 && keep_alive) out.append("Connection: keep-alive\r\n");
+    if (!bodiless) {
+        out.append("Content-Length: ");
+        append_number(out, response.body.size());
+        out.append("\r\n");
     }
-    if (version >= 11 && !keep_alive) out += "Connection: close\r\n";
-    if (version < 11 && keep_alive) out += "Connection: keep-alive\r\n";
-    if (!bodiless) fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", response.body.size());
-    out += "\r\n";
-    if (!bodiless && !head) out += response.body;
+    out.append("\r\n");
+    if (!bodiless && !head) out.append(response.body);
 }
 
 // The status for a request that could not be read; 0 means close without answering (the

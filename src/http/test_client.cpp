@@ -51,8 +51,8 @@ Task<TestResponse> exchange(detail::AppCore* app, std::shared_ptr<detail::Reques
     result.status = response.status;
     result.body = std::move(response.body);
     result.headers = std::move(response.headers);
-    if (!response.content_type.empty() && !result.body.empty()) {
-        result.headers.emplace_back("content-type", response.content_type);
+    if (!result.body.empty()) {
+        result.headers.emplace_back("content-type", std::string(response.media_type()));
     }
     result.headers.emplace_back("x-request-id", data->request_id);
     app->after_response(tasks, failed, *data);

@@ -13,6 +13,10 @@ int hex_value(char c) {
 }  // namespace
 
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
+    if (text.find_first_of(plus_is_space ? std::string_view("%+") : std::string_view("%")) ==
+        std::string_view::npos) {
+        return std::string(text);  // nothing to decode: the common case
+    }
     std::string out;
     out.reserve(text.size());
     for (std::size_t i = 0; i < text.size(); ++i) {

@@ -119,7 +119,8 @@ protected:
         EXPECT_EQ(response->status, status) << response->head << response->body;
         auto body = response->json();
         EXPECT_TRUE(body.is_object() && body.as_object().contains("detail")) << response->body;
-        if (status == 400 || status == 413 || status == 431) {
+        // (A different status has already failed the test; do not wait for a close then.)
+        if (response->status == status && (status == 400 || status == 413 || status == 431)) {
             EXPECT_TRUE(response->closes()) << response->head;
             auto rest = client.read_until_closed();
             EXPECT_TRUE(rest) << "the connection stayed open after a " << status;
@@ -344,10 +345,18 @@ TEST_F(BadInput, TransferEncodingNotEndingInChunkedGets400) {
         auto response = client.read_response();
         ASSERT_TRUE(response) << response.error().message();
         EXPECT_EQ(response->status, 400) << response->head << response->body;
-        auto rest = client.read_until_closed();
-        ASSERT_TRUE(rest) << "the connection stayed open";
-        EXPECT_EQ(rest->find("HTTP/1.1"), std::string::npos)
-            << "the body was answered as a second request:\n" << *rest;
+        if (response->status == 400) {
+            auto rest = client.read_until_closed();
+            ASSERT_TRUE(rest) << "the connection stayed open";
+            EXPECT_EQ(rest->find("HTTP/1.1"), std::string::npos)
+                << "the body was answered as a second request:\n" << *rest;
+        } else {
+            // The server took the body for the next request: its answer is on the way.
+            auto smuggled_answer = client.read_response({.timeout = 2s});
+            EXPECT_FALSE(smuggled_answer)
+                << "the body was answered as a second request: " << smuggled_answer->status
+                << " " << smuggled_answer->body;
+        }
     }
 }
 

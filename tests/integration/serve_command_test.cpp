@@ -255,11 +255,10 @@ TEST(ServeCommandStartup, PortAlreadyTakenExitsNonZeroWithMessageOnStderr) {
 }
 
 TEST(ServeCommandStartup, DataDirThatCannotBeCreatedExitsNonZeroWithMessageOnStderr) {
-    // BUG (src/http/app.cpp, AppCore::release_runtime, reached from App::start's failure path):
-    // when a startup hook throws after the listening socket was bound, `loops.clear()` runs
-    // before `server.reset()`, and the Server still holds the bound acceptor (`bound_`), whose
-    // destructor then uses the freed io_context: a heap-use-after-free (ASan aborts before the
-    // reason is logged). Also, like PortAlreadyTaken..., the reason would go to stdout.
+    // BUG (apps/afterwork/main.cpp): as in PortAlreadyTaken..., the reason goes to stdout.
+    // The AddressSanitizer check guards the fix of e58d985 ("Drop an unstarted listener before
+    // its loop goes"): a startup hook failing after bind used to free the loops before the
+    // bound acceptor and crash before the reason was logged.
     auto scratch = testing::free_data_dir();
     const auto regular_file = scratch.path() / "a-file";
     std::ofstream(regular_file) << "not a folder\n";

@@ -149,8 +149,7 @@ TEST(Server, ClosesHttp10ConnectionWithoutKeepAlive) {
     auto response = client.read_response();
     ASSERT_TRUE(response) << response.error().message();
     EXPECT_EQ(response->status, 200);
-    EXPECT_EQ(response->version, "HTTP/1.0");
-    EXPECT_TRUE(response->closes());
+    EXPECT_TRUE(response->closes()) << response->head;
     auto rest = client.read_until_closed();
     ASSERT_TRUE(rest) << "the server kept the HTTP/1.0 connection open";
     EXPECT_EQ(*rest, "");

@@ -25,6 +25,7 @@
 /// @par Thread safety
 /// Loop-bound: use it from the handler that received it.
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -34,7 +35,8 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
-#include <vector>
+
+#include <boost/container/small_vector.hpp>
 
 #include <afterwork/detail/unique_function.hpp>
 #include <afterwork/runtime/blocking_pool.hpp>
@@ -79,6 +81,8 @@ public:
         detail::UniqueFunction<void()> blocking;
         bool always = false;
     };
+    /// Most requests add one or two tasks: those need no allocation for the list.
+    using Entries = boost::container::small_vector<Entry, 2>;
 
     BackgroundTasks() = default;
     explicit BackgroundTasks(const detail::BackgroundGate* gate) noexcept : gate_(gate) {}
@@ -103,8 +107,12 @@ public:
     bool empty() const noexcept { return entries_.empty(); }
 
     /// For the app: the tasks to run, without those dropped because the handler failed.
-    std::vector<Entry> release(bool handler_failed) {
-        if (handler_failed) std::erase_if(entries_, [](const Entry& e) { return !e.always; });
+    Entries release(bool handler_failed) {
+        if (handler_failed) {
+            entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
+                                          [](const Entry& e) { return !e.always; }),
+                           entries_.end());
+        }
         return std::move(entries_);
     }
 
@@ -140,7 +148,7 @@ private:
         entries_.push_back(std::move(entry));
     }
 
-    std::vector<Entry> entries_;
+    Entries entries_;
     const detail::BackgroundGate* gate_ = nullptr;
 };
 

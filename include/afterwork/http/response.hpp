@@ -23,13 +23,19 @@ namespace afterwork {
 struct Response {
     int status = 200;
     std::string body;
-    std::string content_type = "application/json";
+    /// The media type of a non-empty body; empty means `application/json`, the common case
+    /// (and one allocation less per response).
+    std::string content_type;
     std::vector<std::pair<std::string, std::string>> headers;
 
     /// Adds a header (a second call with the same name adds a second line).
     Response& add_header(std::string name, std::string value);
     /// The first header called `name` (case-insensitive), if any.
     std::optional<std::string_view> header(std::string_view name) const;
+    /// The Content-Type sent with a non-empty body.
+    std::string_view media_type() const noexcept {
+        return content_type.empty() ? std::string_view("application/json") : content_type;
+    }
 };
 
 /// `status` with `value` serialised as JSON.
