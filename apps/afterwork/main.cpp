@@ -74,12 +74,34 @@ int main(int argc, char** argv) {
                      "Open connections before new ones get 503")
         ->capture_default_str()
         ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+    serve_command
+        ->add_option("--max-header-bytes", options.limits.max_header_bytes,
+                     "Largest request line + headers (more: 431)")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{256}, std::size_t{1} << 24));
+    double header_timeout = 10;
+    double idle_timeout = 60;
+    serve_command
+        ->add_option("--header-timeout", header_timeout,
+                     "Seconds a client gets to send a request's headers")
+        ->capture_default_str()
+        ->check(CLI::Range(0.001, 3600.0));
+    serve_command
+        ->add_option("--idle-timeout", idle_timeout,
+                     "Seconds an idle keep-alive connection stays open")
+        ->capture_default_str()
+        ->check(CLI::Range(0.001, 86400.0));
 
     CLI11_PARSE(cli, argc, argv);
     spdlog::set_level(spdlog::level::from_str(log_level));
 
     if (serve_command->parsed()) {
-        options.drain_timeout = std::chrono::milliseconds(static_cast<long>(drain_seconds * 1000));
+        auto to_ms = [](double seconds) {
+            return std::chrono::milliseconds(static_cast<long>(seconds * 1000));
+        };
+        options.drain_timeout = to_ms(drain_seconds);
+        options.limits.header_timeout = to_ms(header_timeout);
+        options.limits.idle_timeout = to_ms(idle_timeout);
         return serve(options, data_dir);
     }
     return EXIT_FAILURE;
