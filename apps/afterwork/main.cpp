@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <afterwork/http/app.hpp>
@@ -93,6 +94,9 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.001, 86400.0));
 
     CLI11_PARSE(cli, argc, argv);
+    // Logs go to stderr, as a server's do; stdout carries what the command prints for people
+    // and scripts (the URLs it serves).
+    spdlog::set_default_logger(spdlog::stderr_color_mt("afterwork"));
     spdlog::set_level(spdlog::level::from_str(log_level));
 
     if (serve_command->parsed()) {

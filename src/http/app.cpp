@@ -367,13 +367,15 @@ void AppCore::release_runtime() {
     // loops, whose destruction frees suspended coroutines that may still refer to the server.
     handler_pool.reset();
     background_pool.reset();
-    if (server) server->drop_listener();  // a socket must go before its io_context
+    // I/O objects must go before their io_context; those owned by suspended coroutines go
+    // with the loop's destruction itself.
+    if (server) server->drop_listener();
+    cancel_signals = nullptr;
+    signals.reset();
     loops.clear();
     server.reset();
     background_group.reset();
     lifecycle_group.reset();
-    cancel_signals = nullptr;
-    signals.reset();
 }
 
 void AppCore::stop_ladder() {
@@ -523,6 +525,18 @@ void App::start(const ServeOptions& options) {
         "background", options.background_threads, options.background_queue_limit + 1});
     core.background_group = std::make_unique<TaskGroup>("background");
     core.lifecycle_group = std::make_unique<TaskGroup>("lifespan");
+    if (options.handle_signals) {
+        // From here on, SIGINT/SIGTERM ask for a graceful stop: one arriving during startup
+        // makes `wait()` return as soon as the app serves.
+        auto signals = std::make_shared<asio::signal_set>(core.loops.front()->executor(),
+                                                          SIGINT, SIGTERM);
+        core.signals = signals;
+        core.cancel_signals = [signals] {
+            asio::post(signals->get_executor(), [signals] { signals->cancel(); });
+        };
+        core.lifecycle_group->spawn(core.loops.front()->executor(),
+                                    detail::watch_signals(&core, signals), "signals");
+    }
 
     std::string failure;
     try {
@@ -591,17 +605,6 @@ void App::request_stop() noexcept {
 
 void App::wait() {
     auto& core = *core_;
-    std::shared_ptr<asio::signal_set> signals;
-    if (core.options.handle_signals && !core.loops.empty()) {
-        signals = std::make_shared<asio::signal_set>(core.loops.front()->executor(), SIGINT,
-                                                     SIGTERM);
-        core.signals = signals;
-        core.cancel_signals = [signals] {
-            asio::post(signals->get_executor(), [signals] { signals->cancel(); });
-        };
-        core.lifecycle_group->spawn(core.loops.front()->executor(),
-                                    detail::watch_signals(&core, signals), "signals");
-    }
     std::unique_lock lock(core.mutex);
     core.changed.wait(lock, [&] { return core.stop_requested; });
 }

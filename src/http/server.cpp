@@ -271,6 +271,20 @@ Task<void> Server::session(Tcp::socket socket, std::size_t loop_index) {
             if (status == 400) co_await refuse(stream, limits.write_timeout, 400, "Bad Request: " + header_ec.message());
             break;
         }
+        // Framing the parser would get wrong: a Transfer-Encoding that does not end in
+        // chunked leaves the body length unknown (its bytes would be read as the next
+        // request: smuggling), and HTTP/1.1 needs exactly one Host (RFC 9112 6.3, 3.2).
+        const auto& header = parser.get();
+        if (header.count(http::field::transfer_encoding) > 0 && !parser.chunked()) {
+            co_await refuse(stream, limits.write_timeout, 400,
+                            "Bad Request: unsupported Transfer-Encoding");
+            break;
+        }
+        if (header.version() >= 11 && header.count(http::field::host) != 1) {
+            co_await refuse(stream, limits.write_timeout, 400,
+                            "Bad Request: a request needs exactly one Host header");
+            break;
+        }
         if (!parser.is_done()) {
             auto expect = parser.get()[http::field::expect];
             if (beast::iequals(expect, "100-continue")) {

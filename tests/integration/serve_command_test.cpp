@@ -56,7 +56,8 @@ bool has_line(const std::filesystem::path& path, std::string_view line) {
 }
 
 // Polls `path` until it holds `line` or the deadline passes.
-bool wait_for_line_in(const std::filesystem::path& path, std::string_view line,
+bool wait_for_line_in(const std::filesystem::path& path,
+                      std::string_view line,
                       Clock::duration timeout = 20s) {
     const auto deadline = Clock::now() + timeout;
     while (!has_line(path, line)) {
@@ -67,8 +68,8 @@ bool wait_for_line_in(const std::filesystem::path& path, std::string_view line,
 }
 
 std::vector<std::string> serve_args(const std::string& data_dir, const std::string& port = "0") {
-    return {"serve",      "--host",  "127.0.0.1", "--port", port,
-            "--data-dir", data_dir, "--threads", "2"};
+    return {
+        "serve", "--host", "127.0.0.1", "--port", port, "--data-dir", data_dir, "--threads", "2"};
 }
 
 // `serve` on a free port and `data_dir`, plus `extra` (later options win).
@@ -128,7 +129,8 @@ protected:
         EXPECT_TRUE(has_line(file("log.txt"), line))
             << "the pending notification was lost at shutdown";
         EXPECT_TRUE(status->success()) << status->describe();
-        EXPECT_NE(process_->stdout_text().find("shutting down"), std::string::npos);
+        EXPECT_NE(process_->stderr_text().find("shutting down"), std::string::npos)
+            << process_->diagnostics();
     }
 
     testing::TempDir data_ = testing::free_data_dir();
@@ -141,14 +143,14 @@ TEST_F(ServeCommand, WritesNotificationAfterTheResponse) {
     auto response = post("/send-notification/a@example.com");
     EXPECT_EQ(response.status, 200);
     EXPECT_EQ(response.body, R"({"message":"Notification sent in the background"})");
-    EXPECT_TRUE(wait_for_line_in(file("log.txt"),
-                                 "notification for a@example.com: some notification"))
+    EXPECT_TRUE(
+        wait_for_line_in(file("log.txt"), "notification for a@example.com: some notification"))
         << read_text(file("log.txt"));
 
     // The plain-function variant runs on the background pool.
     EXPECT_EQ(post("/send-notification/sync@example.com?sync=1").status, 200);
-    EXPECT_TRUE(wait_for_line_in(file("log.txt"),
-                                 "notification for sync@example.com: some notification"))
+    EXPECT_TRUE(
+        wait_for_line_in(file("log.txt"), "notification for sync@example.com: some notification"))
         << read_text(file("log.txt"));
 }
 
@@ -209,8 +211,8 @@ TEST_F(ServeCommand, HealthzAndMetricsCountRequests) {
     EXPECT_EQ(get("/healthz").status, 200);
     EXPECT_EQ(get("/no-such-route").status, 404);
     EXPECT_EQ(post("/send-notification/m@example.com").status, 200);
-    ASSERT_TRUE(wait_for_line_in(file("log.txt"),
-                                 "notification for m@example.com: some notification"));
+    ASSERT_TRUE(
+        wait_for_line_in(file("log.txt"), "notification for m@example.com: some notification"));
 
     auto metrics = get("/metrics");
     ASSERT_EQ(metrics.status, 200);
@@ -226,23 +228,18 @@ TEST_F(ServeCommand, HealthzAndMetricsCountRequests) {
 }
 
 TEST_F(ServeCommand, SigtermDrainsPendingNotificationAndExitsZero) {
-    // BUG (src/http/app.cpp, AppCore::release_runtime): `loops.clear()` destroys the
-    // io_contexts before `signals.reset()` destroys the signal_set that `App::wait()` created on
-    // loop 0, so every signal-driven shutdown ends in a heap-use-after-free in
-    // ~basic_signal_set (ASan aborts: exit code 1 instead of 0; without ASan it is undefined
-    // behaviour). The drain itself works: the delayed line is written.
+    // Also guards the order of release_runtime: the signal set must go before its loop (a
+    // use-after-free under ASan once made this exit 1).
     expect_graceful_stop_on(SIGTERM);
 }
 
 TEST_F(ServeCommand, SigintDrainsPendingNotificationAndExitsZero) {
-    // BUG: same as SigtermDrainsPendingNotificationAndExitsZero.
     expect_graceful_stop_on(SIGINT);
 }
 
 TEST(ServeCommandStartup, PortAlreadyTakenExitsNonZeroWithMessageOnStderr) {
-    // BUG (apps/afterwork/main.cpp): the reason a start fails is logged with spdlog's default
-    // logger, which writes to stdout; stderr stays empty, so `afterwork serve 2>err.log` or a
-    // supervisor that shows stderr says nothing about why the service died.
+    // The reason a start fails goes to stderr (logs), not stdout (what scripts parse), so
+    // `afterwork serve 2>err.log` or a supervisor showing stderr says why the service died.
     testing::Listener taken;
     auto data = testing::free_data_dir();
     Process process(AFTERWORK_BINARY, serve_args(data.string(), std::to_string(taken.port())));
@@ -255,17 +252,15 @@ TEST(ServeCommandStartup, PortAlreadyTakenExitsNonZeroWithMessageOnStderr) {
 }
 
 TEST(ServeCommandStartup, DataDirThatCannotBeCreatedExitsNonZeroWithMessageOnStderr) {
-    // BUG (apps/afterwork/main.cpp): as in PortAlreadyTaken..., the reason goes to stdout.
-    // The AddressSanitizer check guards the fix of e58d985 ("Drop an unstarted listener before
-    // its loop goes"): a startup hook failing after bind used to free the loops before the
-    // bound acceptor and crash before the reason was logged.
+    // The AddressSanitizer check guards the order of release_runtime: a startup hook failing
+    // after bind once freed the loops before the bound acceptor and crashed before the reason
+    // was logged.
     auto scratch = testing::free_data_dir();
     const auto regular_file = scratch.path() / "a-file";
     std::ofstream(regular_file) << "not a folder\n";
     Process process(AFTERWORK_BINARY, serve_args((regular_file / "data").string()));
     auto status = process.wait_exit(kExitTimeout);
-    ASSERT_TRUE(status) << "serve kept running without its data folder\n"
-                        << process.diagnostics();
+    ASSERT_TRUE(status) << "serve kept running without its data folder\n" << process.diagnostics();
     EXPECT_TRUE(status->exited && status->code != 0) << process.diagnostics();
     EXPECT_NE(process.stderr_text().find("cannot create the data folder"), std::string::npos)
         << process.diagnostics();

@@ -32,7 +32,7 @@ using testing::SocketClient;
 // What the handlers and background tasks of a test report, and what the test releases. It
 // lives in the app's state, so it outlives every task the app runs.
 struct Probe {
-    std::atomic<bool> release{false};       // lets waiting handlers and tasks go on
+    std::atomic<bool> release{false};  // lets waiting handlers and tasks go on
     std::atomic<bool> handler_entered{false};
     std::atomic<bool> task_started{false};
     std::atomic<bool> task_finished{false};
@@ -68,6 +68,16 @@ bool wait_until(const std::function<bool()>& done, Clock::duration timeout = 10s
 Task<void> wait_for_release(Probe* probe) {
     const auto deadline = Clock::now() + 30s;
     while (!probe->release.load() && Clock::now() < deadline) co_await sleep_for(5ms);
+}
+
+// As wait_for_release, and records a cancellation (operation_aborted) before passing it on.
+Task<void> wait_for_release_noting_abort(Probe* probe) {
+    try {
+        co_await wait_for_release(probe);
+    } catch (const boost::system::system_error& e) {
+        if (e.code() == boost::asio::error::operation_aborted) probe->task_aborted = true;
+        throw;
+    }
 }
 
 Task<void> task_until_released(Probe* probe) {
@@ -205,6 +215,41 @@ TEST(Server, AnswersPipelinedRequestsInOrder) {
     EXPECT_EQ(client.buffered(), "");
 }
 
+TEST(Server, AnswersHeadWithoutBody) {
+    App app;
+    add_basic_routes(app);
+    app.start(test_options());
+    SocketClient client(app.port());
+    // HEAD then GET on one connection: a body after the HEAD answer would corrupt the second.
+    ASSERT_TRUE(
+        client.send(format_request("HEAD", "/healthz") + format_request("GET", "/healthz")));
+    auto head = client.read_response({.no_body = true});
+    ASSERT_TRUE(head) << head.error().message();
+    EXPECT_EQ(head->status, 200);
+    EXPECT_EQ(head->header("content-length").value_or(""), "15");
+    auto get = client.read_response();
+    ASSERT_TRUE(get) << get.error().message();
+    EXPECT_EQ(get->status, 200);
+    EXPECT_EQ(get->body, R"({"status":"ok"})");
+}
+
+TEST(Server, AnswersExpectContinueBeforeTheBody) {
+    App app;
+    add_basic_routes(app);
+    app.start(test_options());
+    SocketClient client(app.port());
+    ASSERT_TRUE(client.send(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+    auto interim = client.read_response();
+    ASSERT_TRUE(interim) << interim.error().message();
+    EXPECT_EQ(interim->status, 100);
+    ASSERT_TRUE(client.send("hello"));
+    auto response = client.read_response();
+    ASSERT_TRUE(response) << response.error().message();
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->body, "hello");
+}
+
 // --- background tasks ---
 
 TEST(Server, NextRequestOnKeepAliveConnectionDoesNotWaitForBackgroundTask) {
@@ -338,9 +383,9 @@ TEST(ServerLimits, AnswersChunkedBodyOverBodyLimitWith413) {
 
     SocketClient client(app.port());
     // 1024 bytes in a first chunk are fine; the second chunk goes over.
-    ASSERT_TRUE(client.send(
-        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n" +
-        std::string(1024, 'a') + "\r\n1\r\nb\r\n0\r\n\r\n"));
+    ASSERT_TRUE(
+        client.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n" +
+                    std::string(1024, 'a') + "\r\n1\r\nb\r\n0\r\n\r\n"));
     auto response = client.read_response();
     ASSERT_TRUE(response) << response.error().message();
     EXPECT_EQ(response->status, 413);
@@ -372,8 +417,8 @@ TEST(ServerLimits, AnswersHeadersOverHeaderLimitWith431) {
     EXPECT_EQ(response->status, 431);
     EXPECT_TRUE(client.read_until_closed());
 
-    auto fits = http_request(app.port(), "GET", "/healthz", {},
-                             {{"X-Padding", std::string(2000, 'p')}});
+    auto fits =
+        http_request(app.port(), "GET", "/healthz", {}, {{"X-Padding", std::string(2000, 'p')}});
     ASSERT_TRUE(fits) << fits.error().message();
     EXPECT_EQ(fits->status, 200);
 }
@@ -543,6 +588,36 @@ TEST(ServerShutdown, StopFinishesInFlightRequestRefusesNewConnectionsAndDrainsTa
     EXPECT_EQ(stats.succeeded, 1u);
     EXPECT_EQ(stats.abandoned, 0u);
     EXPECT_EQ(stats.pending, 0u);
+}
+
+TEST(ServerShutdown, StopCancelsRequestStillRunningAtDrainDeadline) {
+    App app;
+    auto& probe = app.state().emplace<Probe>();
+    app.get("/hang", [](Request& request, BackgroundTasks& tasks) -> Task<Response> {
+        auto* shared = &request.state().get<Probe>();
+        tasks.add(mark_task_started, shared);  // dropped: the request does not complete
+        shared->handler_entered = true;
+        co_await wait_for_release_noting_abort(shared);
+        co_return text_response(200, "released");
+    });
+    auto options = test_options();
+    options.drain_timeout = 300ms;
+    app.start(options);
+    ReleaseOnExit release{probe};
+
+    SocketClient client(app.port());
+    ASSERT_TRUE(client.send(format_request("GET", "/hang")));
+    ASSERT_TRUE(wait_until([&] { return probe.handler_entered.load(); }));
+
+    auto stopped = std::async(std::launch::async, [&app] { app.stop(); });
+    ReleaseOnExit release_before_join{probe};  // runs before `stopped` waits for stop()
+    ASSERT_EQ(stopped.wait_for(30s), std::future_status::ready)
+        << "stop() waited for a request past the drain deadline";
+    EXPECT_TRUE(probe.task_aborted) << "the handler did not see operation_aborted";
+    auto rest = client.read_until_closed();
+    ASSERT_TRUE(rest) << "the cancelled request's connection stayed open";
+    EXPECT_EQ(rest->find("released"), std::string::npos);
+    EXPECT_FALSE(probe.task_started) << "a task of the cancelled request ran";
 }
 
 TEST(ServerShutdown, StopWaitsForBackgroundTasksWithinDrainTimeout) {

@@ -61,7 +61,8 @@ std::string ExitStatus::describe() const {
     return "killed by signal " + std::to_string(signal) + " (" + ::strsignal(signal) + ")";
 }
 
-Process::Process(std::filesystem::path program, std::vector<std::string> args,
+Process::Process(std::filesystem::path program,
+                 std::vector<std::string> args,
                  ProcessOptions options)
     : output_dir_("afterwork-process"),
       stdout_path_(output_dir_.path() / "stdout.txt"),
@@ -139,8 +140,8 @@ Process::Process(std::filesystem::path program, std::vector<std::string> args,
     if (n == sizeof child_error) {
         try_reap(true);
         pid_ = -1;
-        throw std::system_error(child_error, std::generic_category(),
-                                "cannot run " + program.string());
+        throw std::system_error(
+            child_error, std::generic_category(), "cannot run " + program.string());
     }
 }
 

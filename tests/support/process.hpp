@@ -49,7 +49,7 @@ TempDir free_data_dir(std::string_view prefix = "afterwork-data");
 struct ExitStatus {
     bool exited = false;  ///< ended by exit(); `code` holds the status
     int code = -1;
-    int signal = 0;       ///< the signal that ended it, when not `exited`
+    int signal = 0;  ///< the signal that ended it, when not `exited`
 
     bool success() const noexcept { return exited && code == 0; }
     std::string describe() const;
@@ -66,7 +66,8 @@ class Process {
 public:
     /// Starts `program` with `args` (argv[0] is `program`). Throws `std::system_error` when it
     /// cannot be started, exec failures included.
-    Process(std::filesystem::path program, std::vector<std::string> args,
+    Process(std::filesystem::path program,
+            std::vector<std::string> args,
             ProcessOptions options = {});
     Process(const Process&) = delete;
     Process& operator=(const Process&) = delete;
@@ -83,15 +84,15 @@ public:
 
     /// Waits until a complete stdout line satisfies `match` and returns it; nullopt when the
     /// deadline passes or the child exits first.
-    std::optional<std::string> wait_for_line(const std::function<bool(std::string_view)>& match,
-                                             std::chrono::milliseconds timeout =
-                                                 std::chrono::seconds(10));
+    std::optional<std::string> wait_for_line(
+        const std::function<bool(std::string_view)>& match,
+        std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
     /// Sends `signal` to the child (no effect once it has been reaped).
     void send_signal(int signal) noexcept;
     /// Waits for the child to end; nullopt when it still runs at the deadline.
-    std::optional<ExitStatus> wait_exit(std::chrono::milliseconds timeout =
-                                            std::chrono::seconds(10));
+    std::optional<ExitStatus> wait_exit(
+        std::chrono::milliseconds timeout = std::chrono::seconds(10));
     /// SIGKILL, then reap. Returns how it ended (it may have ended by itself before).
     ExitStatus kill() noexcept;
     /// Whether the child has not ended yet (reaps it if it has).

@@ -2,7 +2,6 @@
 #include "support/socket_client.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -109,8 +108,8 @@ SocketResult<SocketClient> SocketClient::connect(std::uint16_t port, ConnectOpti
     if (fd < 0) return errno_code(errno);
     SocketClient client(fd);  // closes `fd` on every early return
     if (options.receive_buffer > 0) {
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &options.receive_buffer,
-                     sizeof options.receive_buffer);
+        ::setsockopt(
+            fd, SOL_SOCKET, SO_RCVBUF, &options.receive_buffer, sizeof options.receive_buffer);
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -256,8 +255,8 @@ SocketResult<RawResponse> SocketClient::read_response(ReadOptions options) {
             std::string_view size_text(buffer_.data(), size_end);
             size_text = size_text.substr(0, size_text.find(';'));
             std::size_t size = 0;
-            auto parsed = std::from_chars(size_text.data(), size_text.data() + size_text.size(),
-                                          size, 16);
+            auto parsed =
+                std::from_chars(size_text.data(), size_text.data() + size_text.size(), size, 16);
             if (size_text.empty() || parsed.ptr != size_text.data() + size_text.size()) {
                 return kMalformed;
             }
@@ -285,8 +284,8 @@ SocketResult<RawResponse> SocketClient::read_response(ReadOptions options) {
 
     if (auto length_text = response.header("content-length")) {
         std::size_t length = 0;
-        auto parsed = std::from_chars(length_text->data(),
-                                      length_text->data() + length_text->size(), length);
+        auto parsed =
+            std::from_chars(length_text->data(), length_text->data() + length_text->size(), length);
         if (parsed.ptr != length_text->data() + length_text->size()) return kMalformed;
         while (buffer_.size() < length) {
             if (auto ec = fill(deadline)) return ec;
@@ -334,8 +333,11 @@ void SocketClient::reset() noexcept {
     close();
 }
 
-std::string format_request(std::string_view method, std::string_view target,
-                           std::string_view body, const Headers& headers, bool close) {
+std::string format_request(std::string_view method,
+                           std::string_view target,
+                           std::string_view body,
+                           const Headers& headers,
+                           bool close) {
     std::string out;
     out.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
     out.append("Host: 127.0.0.1\r\n");
@@ -356,9 +358,12 @@ std::string format_request(std::string_view method, std::string_view target,
     return out;
 }
 
-SocketResult<RawResponse> http_request(std::uint16_t port, std::string_view method,
-                                       std::string_view target, std::string_view body,
-                                       const Headers& headers, std::chrono::milliseconds timeout) {
+SocketResult<RawResponse> http_request(std::uint16_t port,
+                                       std::string_view method,
+                                       std::string_view target,
+                                       std::string_view body,
+                                       const Headers& headers,
+                                       std::chrono::milliseconds timeout) {
     const auto deadline = Clock::now() + timeout;
     auto client = SocketClient::connect(port, {.timeout = timeout});
     if (!client) return client.error();

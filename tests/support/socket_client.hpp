@@ -43,9 +43,9 @@ struct RawResponse {
     std::string version;  ///< "HTTP/1.1"
     int status = 0;
     std::string reason;
-    Headers headers;      ///< in the order received, names as sent
-    std::string body;     ///< chunked bodies are decoded
-    std::string head;     ///< the status line and headers exactly as received
+    Headers headers;   ///< in the order received, names as sent
+    std::string body;  ///< chunked bodies are decoded
+    std::string head;  ///< the status line and headers exactly as received
 
     /// The first header called `name` (case-insensitive), if any.
     std::optional<std::string_view> header(std::string_view name) const;
@@ -84,7 +84,8 @@ public:
     ~SocketClient();
 
     /// Sends all of `bytes` before the deadline. A send that times out may have sent part.
-    SocketResult<void> send(std::string_view bytes, std::chrono::milliseconds timeout = kSocketTimeout);
+    SocketResult<void> send(std::string_view bytes,
+                            std::chrono::milliseconds timeout = kSocketTimeout);
 
     /// Reads one response; bytes after it stay buffered for the next call (pipelining). An
     /// interim 1xx response is returned like any other: call again for the final one.
@@ -127,13 +128,17 @@ private:
 /// A request as bytes: `METHOD target HTTP/1.1`, `Host`, `Content-Length` when there is a body
 /// or the method usually has one (unless `headers` frame the body themselves), `headers`, then
 /// `body`. With `close`, adds `Connection: close`.
-std::string format_request(std::string_view method, std::string_view target,
-                           std::string_view body = {}, const Headers& headers = {},
+std::string format_request(std::string_view method,
+                           std::string_view target,
+                           std::string_view body = {},
+                           const Headers& headers = {},
                            bool close = false);
 
 /// One request on a fresh connection (with `Connection: close`) and its response.
-SocketResult<RawResponse> http_request(std::uint16_t port, std::string_view method,
-                                       std::string_view target, std::string_view body = {},
+SocketResult<RawResponse> http_request(std::uint16_t port,
+                                       std::string_view method,
+                                       std::string_view target,
+                                       std::string_view body = {},
                                        const Headers& headers = {},
                                        std::chrono::milliseconds timeout = kSocketTimeout);
 

@@ -79,7 +79,7 @@ struct ServeOptions {
     std::uint16_t port = 8000;  ///< 0 picks a free port; `App::port()` tells which
     unsigned threads = 0;       ///< event loops; 0 = one per core
     bool listen = true;         ///< false: no socket (the TestClient drives requests)
-    bool handle_signals = true; ///< `run` stops gracefully on SIGINT and SIGTERM
+    bool handle_signals = true; ///< from `start` on, SIGINT and SIGTERM end `wait`/`run`
     Limits limits;
     std::chrono::milliseconds drain_timeout{30'000};  ///< background tasks at shutdown
     std::size_t handler_threads = 16;      ///< pool for plain-function handlers
@@ -214,7 +214,8 @@ public:
     const ServeOptions& options() const noexcept;
     /// Asks `run`/`wait` to shut down gracefully. Safe from any thread, handlers included.
     void request_stop() noexcept;
-    /// Blocks until `request_stop` or (with `handle_signals`) SIGINT/SIGTERM.
+    /// Blocks until `request_stop` or (with `handle_signals`) SIGINT/SIGTERM, even one that
+    /// arrived during startup.
     void wait();
     /// The graceful shutdown ladder; blocks until done. Idempotent. Call from a plain thread.
     void stop();
