@@ -30,7 +30,7 @@ PORT=8704
 LUA="$ROOT/bench/http/post-notification.lua"
 
 afterwork_install_packages
-AFTERWORK_APT_PACKAGES=(wrk curl python3) afterwork_install_packages
+(AFTERWORK_APT_PACKAGES=(wrk curl python3) && afterwork_install_packages)
 afterwork_build "$BUILD_DIR" Release "" afterwork_app
 BIN="$BUILD_DIR/bin/afterwork"
 

@@ -12,15 +12,13 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -35,11 +33,14 @@ using asio::as_tuple;
 using asio::use_awaitable;
 
 struct Server::Connection {
-    explicit Connection(Tcp::socket socket) : stream(std::move(socket)) {}
-    beast::tcp_stream stream;
+    explicit Connection(Tcp::socket s) : socket(std::move(s)) {}
+    Tcp::socket socket;
     beast::flat_buffer buffer;
     std::string output;  // the serialised response, reused by every request
-    bool idle = false;  // waiting for the first byte of a request
+    // When the pending read or write must have completed; max while none is pending.
+    Clock::time_point deadline = Clock::time_point::max();
+    bool timed_out = false;  // the sweep cancelled an operation: the connection closes
+    bool idle = false;       // waiting for the first byte of a request
 };
 
 namespace {
@@ -125,17 +126,6 @@ int read_error_status(const boost::system::error_code& ec) {
     return 0;
 }
 
-// Answers a request that was not dispatched; the connection closes after it. `stream` is
-// awaited immediately by the caller's frame, which owns it.
-Task<void> refuse(beast::tcp_stream& stream, std::chrono::milliseconds timeout, int status,
-                  std::string detail) {
-    Response response = error_response(status, detail);
-    std::string out;
-    serialize_response(response, 11, false, {}, false, out);
-    stream.expires_after(timeout);
-    co_await asio::async_write(stream, asio::buffer(out), as_tuple(use_awaitable));
-}
-
 }  // namespace
 
 Server::Server(AppCore& app) : app_(app), registry_(app.loops.size()) {}
@@ -170,6 +160,9 @@ void Server::start_accepting() {
     if (!bound_) return;
     acceptors_.spawn(app_.loops.front()->executor(), accept_loop(std::move(*bound_)), "accept");
     bound_.reset();
+    for (std::size_t i = 0; i < app_.loops.size(); ++i) {
+        acceptors_.spawn(app_.loops[i]->executor(), sweep(i), "timeouts");
+    }
 }
 
 void Server::stop_accepting() {
@@ -187,7 +180,8 @@ void Server::stop_accepting() {
 
 void Server::close_idle(std::size_t loop_index) {
     for (Connection* connection : registry_[loop_index]) {
-        if (connection->idle) connection->stream.cancel();
+        boost::system::error_code ignored;
+        if (connection->idle) connection->socket.cancel(ignored);
     }
 }
 
@@ -214,6 +208,60 @@ Task<void> Server::accept_loop(Tcp::acceptor acceptor) {
     acceptor_ = nullptr;
 }
 
+Task<boost::system::error_code> Server::read_more(Connection& connection,
+                                                  Clock::time_point deadline) {
+    auto& buffer = connection.buffer;
+    connection.deadline = deadline;
+    auto [ec, n] = co_await connection.socket.async_read_some(
+        buffer.prepare(std::max<std::size_t>(4096, buffer.capacity() - buffer.size())),
+        as_tuple(use_awaitable));
+    connection.deadline = Clock::time_point::max();
+    if (connection.timed_out) co_return beast::error::timeout;
+    if (!ec) buffer.commit(n);
+    co_return ec;
+}
+
+Task<boost::system::error_code> Server::write_output(Connection& connection) {
+    connection.deadline = Clock::now() + app_.options.limits.write_timeout;
+    auto [ec, n] = co_await asio::async_write(connection.socket, asio::buffer(connection.output),
+                                              as_tuple(use_awaitable));
+    connection.deadline = Clock::time_point::max();
+    if (connection.timed_out) co_return beast::error::timeout;
+    co_return ec;
+}
+
+Task<void> Server::refuse(Connection& connection, int status, std::string detail) {
+    Response response = error_response(status, detail);
+    serialize_response(response, 11, false, {}, false, connection.output);
+    co_await write_output(connection);
+}
+
+Task<void> Server::sweep(std::size_t loop_index) {
+    // One timer per loop, instead of one per socket operation: deadlines are plain stores on
+    // the connection, and this sweep cancels the operations whose deadline passed. A timeout
+    // fires up to a tick late.
+    const Limits& limits = app_.options.limits;
+    auto shortest = std::min({limits.header_timeout, limits.body_timeout, limits.idle_timeout,
+                              limits.write_timeout});
+    const auto tick = std::clamp<std::chrono::milliseconds>(
+        shortest / 4, std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    auto& registry = registry_[loop_index];
+    while (!(stopping_ && registry.empty())) {
+        timer.expires_after(tick);
+        auto [ec] = co_await timer.async_wait(as_tuple(use_awaitable));
+        if (ec) break;
+        const auto now = Clock::now();
+        for (Connection* connection : registry) {
+            if (connection->deadline <= now && !connection->timed_out) {
+                connection->timed_out = true;
+                boost::system::error_code ignored;
+                connection->socket.cancel(ignored);
+            }
+        }
+    }
+}
+
 Task<void> Server::session(Tcp::socket socket, std::size_t loop_index) {
     Connection connection(std::move(socket));
     auto& registry = registry_[loop_index];
@@ -229,15 +277,14 @@ Task<void> Server::session(Tcp::socket socket, std::size_t loop_index) {
     } unregister{*this, registry, registry.begin()};
 
     const Limits& limits = app_.options.limits;
-    auto& stream = connection.stream;
     auto& buffer = connection.buffer;
-    Executor executor = stream.get_executor();
+    Executor executor = connection.socket.get_executor();
     boost::system::error_code ignored;
-    stream.socket().set_option(Tcp::no_delay(true), ignored);
+    connection.socket.set_option(Tcp::no_delay(true), ignored);
 
     if (connections_.load() > limits.max_connections) {
-        co_await refuse(stream, limits.write_timeout, 503, "Service Unavailable: too many connections");
-        stream.socket().shutdown(Tcp::socket::shutdown_both, ignored);
+        co_await refuse(connection, 503, "Service Unavailable: too many connections");
+        connection.socket.shutdown(Tcp::socket::shutdown_both, ignored);
         co_return;
     }
 
@@ -248,61 +295,86 @@ Task<void> Server::session(Tcp::socket socket, std::size_t loop_index) {
             // header timeout for a new connection); the header timeout runs from there on.
             if (stopping_) break;
             connection.idle = true;
-            stream.expires_after(first ? limits.header_timeout : limits.idle_timeout);
-            auto [ec, n] =
-                co_await stream.async_read_some(buffer.prepare(4096), as_tuple(use_awaitable));
+            auto ec = co_await read_more(
+                connection, Clock::now() + (first ? limits.header_timeout : limits.idle_timeout));
             connection.idle = false;
             if (ec) break;
-            buffer.commit(n);
         }
         first = false;
 
+        // Parse what is buffered and read more only when the parser needs it: most requests
+        // arrive whole in one read, so they cost no further operation.
         http::request_parser<http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(
             std::min<std::size_t>(limits.max_header_bytes, UINT32_MAX)));
         parser.body_limit(limits.max_body_bytes);
-        stream.expires_after(limits.header_timeout);
-        auto [header_ec, header_bytes] =
-            co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
-        if (header_ec) {
-            int status = read_error_status(header_ec);
-            if (status == 431) co_await refuse(stream, limits.write_timeout, 431, "Request Header Fields Too Large");
-            if (status == 413) co_await refuse(stream, limits.write_timeout, 413, "Content Too Large");
-            if (status == 400) co_await refuse(stream, limits.write_timeout, 400, "Bad Request: " + header_ec.message());
-            break;
-        }
-        // Framing the parser would get wrong: a Transfer-Encoding that does not end in
-        // chunked leaves the body length unknown (its bytes would be read as the next
-        // request: smuggling), and HTTP/1.1 needs exactly one Host (RFC 9112 6.3, 3.2).
-        const auto& header = parser.get();
-        if (header.count(http::field::transfer_encoding) > 0 && !parser.chunked()) {
-            co_await refuse(stream, limits.write_timeout, 400,
-                            "Bad Request: unsupported Transfer-Encoding");
-            break;
-        }
-        if (header.version() >= 11 && header.count(http::field::host) != 1) {
-            co_await refuse(stream, limits.write_timeout, 400,
-                            "Bad Request: a request needs exactly one Host header");
-            break;
-        }
-        if (!parser.is_done()) {
-            auto expect = parser.get()[http::field::expect];
-            if (beast::iequals(expect, "100-continue")) {
-                http::response<http::empty_body> proceed{http::status::continue_, 11};
-                stream.expires_after(limits.write_timeout);
-                auto [ec, n] = co_await http::async_write(stream, proceed, as_tuple(use_awaitable));
-                if (ec) break;
+        parser.eager(false);  // stop after the header, to check it before any body
+        const auto header_deadline = Clock::now() + limits.header_timeout;
+        auto body_deadline = Clock::time_point::max();
+        int refusal = 0;
+        std::string reason;
+        bool close = false;
+        while (!parser.is_done()) {
+            boost::system::error_code ec;
+            if (buffer.size() > 0) {
+                const bool had_header = parser.is_header_done();
+                const auto used = parser.put(buffer.data(), ec);
+                buffer.consume(used);
+                if (ec && ec != http::error::need_more) {
+                    refusal = read_error_status(ec);
+                    reason = ec.message();
+                    break;
+                }
+                if (!had_header && parser.is_header_done()) {
+                    // Framing the parser would get wrong: a Transfer-Encoding that does not
+                    // end in chunked leaves the body length unknown (its bytes would be read
+                    // as the next request: smuggling), and HTTP/1.1 needs exactly one Host
+                    // (RFC 9112 6.3, 3.2).
+                    const auto& header = parser.get();
+                    if (header.count(http::field::transfer_encoding) > 0 && !parser.chunked()) {
+                        refusal = 400;
+                        reason = "unsupported Transfer-Encoding";
+                        break;
+                    }
+                    if (header.version() >= 11 && header.count(http::field::host) != 1) {
+                        refusal = 400;
+                        reason = "a request needs exactly one Host header";
+                        break;
+                    }
+                    parser.eager(true);
+                    body_deadline = Clock::now() + limits.body_timeout;
+                    if (!parser.is_done() &&
+                        beast::iequals(header[http::field::expect], "100-continue")) {
+                        connection.output = "HTTP/1.1 100 Continue\r\n\r\n";
+                        if (co_await write_output(connection)) {
+                            close = true;
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                if (parser.is_done()) break;
+                // Progress with bytes left: parse on. Otherwise the parser needs more.
+                if (!ec && used > 0 && buffer.size() > 0) continue;
             }
-            stream.expires_after(limits.body_timeout);
-            auto [body_ec, body_bytes] =
-                co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
-            if (body_ec) {
-                int status = read_error_status(body_ec);
-                if (status == 413) co_await refuse(stream, limits.write_timeout, 413, "Content Too Large");
-                if (status == 400) co_await refuse(stream, limits.write_timeout, 400, "Bad Request: " + body_ec.message());
+            ec = co_await read_more(connection, parser.is_header_done() ? body_deadline
+                                                                         : header_deadline);
+            if (ec == asio::error::eof) {
+                parser.put_eof(ec);
+                if (!ec) continue;
+            }
+            if (ec) {
+                close = true;  // the client left, stalled or was cancelled
                 break;
             }
         }
+        if (refusal) {
+            if (refusal == 431) co_await refuse(connection, 431, "Request Header Fields Too Large");
+            if (refusal == 413) co_await refuse(connection, 413, "Content Too Large");
+            if (refusal == 400) co_await refuse(connection, 400, "Bad Request: " + reason);
+            break;
+        }
+        if (close) break;
 
         RequestData data;
         data.message = parser.release();
@@ -322,15 +394,13 @@ Task<void> Server::session(Tcp::socket socket, std::size_t loop_index) {
         keep_alive = keep_alive && !stopping_;
         serialize_response(response, version, keep_alive, data.request_id, head,
                            connection.output);
-        stream.expires_after(limits.write_timeout);
-        auto [write_ec, written] = co_await asio::async_write(
-            stream, asio::buffer(connection.output), as_tuple(use_awaitable));
+        auto write_ec = co_await write_output(connection);
         // The response is out (or the client is gone, which does not cancel the tasks).
         app_.after_response(tasks, failed, data);
         if (write_ec || !keep_alive) break;
     }
-    stream.socket().shutdown(Tcp::socket::shutdown_send, ignored);
-    stream.socket().close(ignored);
+    connection.socket.shutdown(Tcp::socket::shutdown_send, ignored);
+    connection.socket.close(ignored);
 }
 
 }  // namespace afterwork::detail

@@ -8,6 +8,7 @@
 // the rest runs on the loops.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <list>
 #include <optional>
@@ -44,9 +45,17 @@ public:
 private:
     struct Connection;
     using Tcp = boost::asio::ip::tcp;
+    using Clock = std::chrono::steady_clock;
 
     Task<void> accept_loop(Tcp::acceptor acceptor);
     Task<void> session(Tcp::socket socket, std::size_t loop_index);
+    Task<void> sweep(std::size_t loop_index);
+    // Connection I/O under the connection's deadline; `connection` is owned by the awaiting
+    // session frame.
+    Task<boost::system::error_code> read_more(Connection& connection,
+                                              Clock::time_point deadline);
+    Task<boost::system::error_code> write_output(Connection& connection);
+    Task<void> refuse(Connection& connection, int status, std::string detail);
     void close_idle(std::size_t loop_index);
 
     AppCore& app_;
