@@ -260,9 +260,16 @@ std::optional<Response> AppCore::prepare(RequestData& data) {
     std::string_view raw_path = target.substr(0, question);
     data.query_string =
         question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
-    auto path = percent_decode(raw_path, false);
-    if (!path) return error_response(400, "Bad Request: malformed percent-encoding in the path");
-    data.path = std::move(*path);
+    if (raw_path.find('%') == std::string_view::npos) {
+        data.path = raw_path;  // nothing to decode: view the target, no copy
+    } else {
+        auto decoded = percent_decode(raw_path, false);
+        if (!decoded) {
+            return error_response(400, "Bad Request: malformed percent-encoding in the path");
+        }
+        data.decoded_path = std::move(*decoded);
+        data.path = data.decoded_path;
+    }
     if (!data.query_string.empty()) {
         data.query_params = parse_query(data.query_string);
         if (!data.query_params) {

@@ -31,7 +31,8 @@ class Server;
 /// One request as the server parsed it, plus what routing and the app add.
 struct RequestData {
     boost::beast::http::request<boost::beast::http::string_body> message;
-    std::string path;  // percent-decoded
+    std::string_view path;      // percent-decoded: views the target or `decoded_path`
+    std::string decoded_path;   // set only when the target had escapes
     std::string_view query_string;  // raw, views `message.target()`
     std::optional<std::vector<std::pair<std::string, std::string>>> query_params;  // lazily
     Router::Outcome outcome = Router::Outcome::not_found;

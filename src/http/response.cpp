@@ -3,6 +3,7 @@
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/serialize.hpp>
 
 namespace afterwork {
@@ -24,6 +25,12 @@ Response json_response(int status, const boost::json::value& value) {
     response.status = status;
     response.body = boost::json::serialize(value);
     return response;
+}
+
+Response json_response(int status, std::initializer_list<boost::json::value_ref> init) {
+    unsigned char scratch[1024];
+    boost::json::monotonic_resource resource(scratch, sizeof scratch);
+    return json_response(status, boost::json::value(init, &resource));
 }
 
 Response text_response(int status, std::string body, std::string content_type) {

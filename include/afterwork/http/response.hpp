@@ -10,6 +10,7 @@
 /// @par Thread safety
 /// Distinct objects safe, shared unsafe (a plain value).
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include <boost/json/value.hpp>
+#include <boost/json/value_ref.hpp>
 
 namespace afterwork {
 
@@ -42,6 +44,13 @@ struct Response {
 Response json_response(int status, const boost::json::value& value);
 inline Response json_response(const boost::json::value& value) {
     return json_response(200, value);
+}
+/// `status` with a JSON object or array written in place, as in
+/// `json_response(201, {{"user_id", 42}, {"email", email}})`: the temporary JSON value lives
+/// in a stack buffer, so only the body string is allocated.
+Response json_response(int status, std::initializer_list<boost::json::value_ref> init);
+inline Response json_response(std::initializer_list<boost::json::value_ref> init) {
+    return json_response(200, init);
 }
 /// `status` with a text body (`text/plain; charset=utf-8` unless told otherwise).
 Response text_response(int status, std::string body,
