@@ -14,9 +14,11 @@
 #include <afterwork/http/response.hpp>
 #include <afterwork/http/state.hpp>
 #include <afterwork/runtime/blocking_pool.hpp>
+#include <afterwork/runtime/cancellation.hpp>
 #include <afterwork/runtime/loop.hpp>
 #include <afterwork/runtime/offload.hpp>
 #include <afterwork/runtime/sleep.hpp>
 #include <afterwork/runtime/task.hpp>
 #include <afterwork/runtime/task_group.hpp>
+#include <afterwork/runtime/task_handle.hpp>
 #include <afterwork/testing/test_client.hpp>

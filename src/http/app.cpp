@@ -177,7 +177,9 @@ Task<void> run_background(BackgroundBatch batch) {
             if (entry.coroutine) {
                 co_await entry.coroutine();
             } else {
-                co_await to_thread(*batch.app->background_pool, [&entry] { entry.blocking(); });
+                // Not cancellable: the call uses the entry, which this frame owns.
+                co_await detail::offload<false>(*batch.app->background_pool,
+                                                [&entry] { entry.blocking(); });
             }
         } catch (...) {
             error = std::current_exception();
@@ -452,7 +454,8 @@ void AppCore::stop_ladder() {
 }
 
 Task<Response> run_sync_handler(Request& request, UniqueFunction<Response()> handler) {
-    co_return co_await to_thread(*request.data().app->handler_pool, std::move(handler));
+    // Not cancellable: the handler uses the request, which the awaiting frame owns.
+    co_return co_await offload<false>(*request.data().app->handler_pool, std::move(handler));
 }
 
 }  // namespace detail

@@ -14,6 +14,12 @@ namespace afterwork {
 
 namespace asio = boost::asio;
 
+namespace {
+thread_local Loop* current_loop = nullptr;
+}  // namespace
+
+Loop* Loop::current() noexcept { return current_loop; }
+
 struct Loop::State {
     explicit State(std::string n) : name(std::move(n)), context(1), guard(context.get_executor()) {}
     std::string name;
@@ -31,7 +37,8 @@ Loop::~Loop() {
 }
 
 void Loop::start() {
-    state_->thread = std::thread([state = state_.get()] {
+    state_->thread = std::thread([this, state = state_.get()] {
+        current_loop = this;
         for (;;) {
             try {
                 state->context.run();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <afterwork/runtime/offload.hpp>
 
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -9,7 +10,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <memory>
+#include <optional>
+#include <thread>
 
 namespace afterwork {
 
@@ -26,38 +31,75 @@ bool is_cancellation(const std::exception_ptr& error) noexcept {
     }
 }
 
+BlockingPool& default_blocking_pool() {
+    static BlockingPool pool(BlockingPoolOptions{
+        "blocking", std::min<std::size_t>(32, std::thread::hardware_concurrency() + 4), 10'000});
+    return pool;
+}
+
+BlockingPool& cpu_pool() {
+    static BlockingPool pool(BlockingPoolOptions{
+        "cpu", std::max<std::size_t>(1, std::thread::hardware_concurrency()), 10'000});
+    return pool;
+}
+
 namespace detail {
 
-Task<void> await_blocking(BlockingPool& pool, UniqueFunction<void()> work) {
+namespace {
+
+// Who completes a blocking wait first — the pool job, a refusal, or the caller's
+// cancellation — claims the handler; the others find it claimed and do nothing.
+template <class Handler>
+struct BlockingWait {
+    BlockingWait(Handler h, const Executor& executor)
+        : handler(std::move(h)), guard(asio::make_work_guard(executor)) {
+        slot = asio::get_associated_cancellation_slot(*handler);
+    }
+
+    bool claim() noexcept { return !claimed.exchange(true, std::memory_order_acq_rel); }
+
+    // Resumes the waiter on its own executor; the slot is cleared there, where it lives.
+    static void complete(std::shared_ptr<BlockingWait> wait, std::exception_ptr error) {
+        auto target = asio::get_associated_executor(*wait->handler, wait->guard.get_executor());
+        asio::post(target, [wait, error]() mutable {
+            if (wait->slot.is_connected()) wait->slot.clear();
+            auto handler = std::move(*wait->handler);
+            wait->handler.reset();
+            wait->guard.reset();
+            std::move(handler)(error);
+        });
+    }
+
+    std::atomic<bool> claimed{false};
+    std::optional<Handler> handler;
+    asio::cancellation_slot slot;
+    asio::executor_work_guard<Executor> guard;
+};
+
+}  // namespace
+
+Task<void> await_blocking(BlockingPool& pool, UniqueFunction<void()> work, bool cancellable) {
     Executor executor = co_await asio::this_coro::executor;
     co_await asio::async_initiate<const asio::use_awaitable_t<Executor>&, void(std::exception_ptr)>(
-        [&pool, &work, &executor](auto handler) {
-            using Handler = decltype(handler);
-            // The guard keeps the caller's loop alive while the pool holds its continuation.
-            struct Job {
-                UniqueFunction<void()> work;
-                Handler handler;
-                asio::executor_work_guard<Executor> guard;
-
-                void finish(std::exception_ptr error) {
-                    auto target = asio::get_associated_executor(handler, guard.get_executor());
-                    asio::post(target, [h = std::move(handler), error]() mutable {
-                        std::move(h)(error);
-                    });
-                    guard.reset();
-                }
+        [&pool, &work, &executor, cancellable](auto handler) {
+            using Wait = BlockingWait<decltype(handler)>;
+            auto wait = std::make_shared<Wait>(std::move(handler), executor);
+            if (!cancellable) wait->slot = asio::cancellation_slot();
+            if (wait->slot.is_connected()) {
+                wait->slot.assign([wait](asio::cancellation_type) {
+                    if (wait->claim()) {
+                        Wait::complete(wait, std::make_exception_ptr(boost::system::system_error(
+                                                 asio::error::operation_aborted)));
+                    }
+                });
+            }
+            BlockingPool::Work item = [wait, work = std::move(work)]() mutable {
+                work();
+                if (wait->claim()) Wait::complete(wait, nullptr);
             };
-            auto job = std::make_unique<Job>(
-                Job{std::move(work), std::move(handler), asio::make_work_guard(executor)});
-            Job* raw = job.get();
-            BlockingPool::Work item = [job = std::move(job)]() mutable {
-                job->work();
-                job->finish(nullptr);
-            };
-            if (!pool.try_submit(item)) {
-                // `item` was left untouched, so `raw` is still owned by it here.
-                raw->finish(std::make_exception_ptr(PoolOverloaded(
-                    pool.options().name + " pool is at its queue limit or stopped")));
+            if (!pool.try_submit(item) && wait->claim()) {
+                Wait::complete(wait, std::make_exception_ptr(PoolOverloaded(
+                                         pool.options().name + " pool is at its queue limit or stopped")));
             }
         },
         asio::use_awaitable_t<Executor>{});

@@ -36,6 +36,8 @@ public:
 
     Executor executor() const noexcept;
     bool running_in_this_thread() const noexcept;
+    /// The loop whose thread calls this, or nullptr on any other thread.
+    static Loop* current() noexcept;
     const std::string& name() const noexcept;
 
 private:

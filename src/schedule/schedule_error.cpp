@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+#include <afterwork/schedule/schedule_error.hpp>
+
+namespace afterwork {
+namespace {
+
+class ScheduleCategory final : public boost::system::error_category {
+public:
+    // A fixed id so the category compares equal across shared libraries.
+    constexpr ScheduleCategory() noexcept : error_category(0xa7e4'c10c'5c4e'd01eULL) {}
+
+    const char* name() const noexcept override { return "afterwork.schedule"; }
+
+    std::string message(int value) const override {
+        switch (static_cast<ScheduleErrc>(value)) {
+            case ScheduleErrc::invalid_cron:
+                return "invalid cron expression";
+            case ScheduleErrc::unknown_time_zone:
+                return "unknown time zone";
+            case ScheduleErrc::invalid_interval:
+                return "invalid interval";
+            case ScheduleErrc::invalid_time:
+                return "invalid time";
+            case ScheduleErrc::invalid_trigger:
+                return "invalid trigger";
+        }
+        return "unknown schedule error";
+    }
+};
+
+}  // namespace
+
+const boost::system::error_category& schedule_category() noexcept {
+    static const ScheduleCategory category;
+    return category;
+}
+
+boost::system::error_code make_error_code(ScheduleErrc e) noexcept {
+    return {static_cast<int>(e), schedule_category()};
+}
+
+void throw_exception_from_error(const ScheduleError& error, const boost::source_location&) {
+    throw error;
+}
+
+}  // namespace afterwork

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+#include <afterwork/runtime/task_handle.hpp>
+
+#include <atomic>
+#include <future>
+#include <latch>
+#include <thread>
+
+#include <boost/asio/post.hpp>
+#include <gtest/gtest.h>
+
+#include <afterwork/runtime/cancellation.hpp>
+#include <afterwork/runtime/loop.hpp>
+#include <afterwork/runtime/offload.hpp>
+#include <afterwork/runtime/sleep.hpp>
+
+namespace afterwork {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool is_aborted(const boost::system::system_error& e) {
+    return e.code() == boost::asio::error::operation_aborted;
+}
+
+template <class Predicate>
+bool eventually(Predicate predicate, std::chrono::steady_clock::duration limit = 10s) {
+    for (auto deadline = std::chrono::steady_clock::now() + limit;
+         std::chrono::steady_clock::now() < deadline;) {
+        if (predicate()) return true;
+        std::this_thread::sleep_for(1ms);  // polling a condition under a deadline
+    }
+    return predicate();
+}
+
+Task<int> answer() {
+    co_await sleep_for(1ms);
+    co_return 42;
+}
+
+Task<int> fail(std::string message) {
+    co_await sleep_for(0ms);
+    throw std::runtime_error(message);
+}
+
+Task<void> sleep_forever(std::atomic<int>* cancelled) {
+    try {
+        co_await sleep_for(1h);
+    } catch (const boost::system::system_error& e) {
+        if (cancelled && is_aborted(e)) cancelled->fetch_add(1);
+        throw;
+    }
+}
+
+class TaskHandleTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        loop_.start();
+        other_.start();
+    }
+    Loop loop_{"tasks"};
+    Loop other_{"other"};
+};
+
+TEST_F(TaskHandleTest, SucceedsWithItsResultFromAPlainThread) {
+    auto handle = spawn(loop_.executor(), answer(), {.name = "answer"});
+    EXPECT_EQ(handle.name(), "answer");
+    EXPECT_GT(handle.id(), 0u);
+    EXPECT_EQ(handle.get(), 42);
+    EXPECT_EQ(handle.state(), TaskState::succeeded);
+    EXPECT_TRUE(handle.done());
+    EXPECT_FALSE(handle.cancel()) << "cancelling a finished task does nothing";
+    EXPECT_EQ(handle.state(), TaskState::succeeded);
+}
+
+TEST_F(TaskHandleTest, GoesFromPendingToRunningToDone) {
+    std::promise<void> release;
+    auto gate = release.get_future().share();
+    std::latch blocked(1);
+    // Keep the loop busy so the task cannot start yet.
+    boost::asio::post(loop_.executor(), [&blocked, gate] {
+        blocked.count_down();
+        gate.wait();
+    });
+    blocked.wait();
+    auto handle = spawn(loop_.executor(), answer());
+    EXPECT_EQ(handle.state(), TaskState::pending);
+    release.set_value();
+    EXPECT_TRUE(eventually([&] { return handle.state() != TaskState::pending; }));
+    EXPECT_EQ(handle.get(), 42);
+}
+
+TEST_F(TaskHandleTest, AFailureIsRethrownToEveryWaiter) {
+    auto handle = spawn(loop_.executor(), fail("disk on fire"));
+    EXPECT_THROW(handle.get(), std::runtime_error);
+    EXPECT_EQ(handle.state(), TaskState::failed);
+    EXPECT_NE(handle.error(), nullptr);
+    try {
+        handle.get();
+        FAIL();
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "disk on fire");
+    }
+}
+
+TEST_F(TaskHandleTest, CancelReachesTheSuspensionPointAndAwaitingThrowsAborted) {
+    std::atomic<int> cancelled{0};
+    auto handle = spawn(loop_.executor(), sleep_forever(&cancelled));
+    EXPECT_TRUE(eventually([&] { return handle.state() == TaskState::running; }));
+    EXPECT_TRUE(handle.cancel());
+    try {
+        handle.get();
+        FAIL() << "awaiting a cancelled task throws";
+    } catch (const boost::system::system_error& e) {
+        EXPECT_TRUE(is_aborted(e));
+    }
+    EXPECT_EQ(handle.state(), TaskState::cancelled);
+    EXPECT_EQ(handle.cancel_reason(), CancelReason::user);
+    EXPECT_EQ(cancelled.load(), 1) << "the task saw the cancellation and could clean up";
+    EXPECT_FALSE(handle.cancel());
+}
+
+TEST_F(TaskHandleTest, CancelledBeforeItStartsItNeverRuns) {
+    std::promise<void> release;
+    auto gate = release.get_future().share();
+    std::latch blocked(1);
+    boost::asio::post(loop_.executor(), [&blocked, gate] {
+        blocked.count_down();
+        gate.wait();
+    });
+    blocked.wait();
+    std::atomic<bool> ran{false};
+    auto handle = spawn(loop_.executor(), [](std::atomic<bool>& flag) -> Task<void> {
+        co_await sleep_for(0ms);
+        flag = true;
+    }(ran));
+    EXPECT_TRUE(handle.cancel(CancelReason::shutdown));
+    release.set_value();
+    EXPECT_THROW(handle.get(), boost::system::system_error);
+    EXPECT_EQ(handle.state(), TaskState::cancelled);
+    EXPECT_EQ(handle.cancel_reason(), CancelReason::shutdown);
+    EXPECT_FALSE(ran.load());
+}
+
+TEST_F(TaskHandleTest, AwaitableFromACoroutineOnAnotherLoop) {
+    auto handle = run_on(other_, answer());
+    auto waiter = spawn(loop_.executor(), [](TaskHandle<int> h) -> Task<int> {
+        int value = co_await h.wait();
+        co_return value + 1;
+    }(handle));
+    EXPECT_EQ(waiter.get(), 43);
+}
+
+TEST_F(TaskHandleTest, CancellingAWaiterEndsItsWaitNotTheTask) {
+    auto sleeper = spawn(other_.executor(), sleep_forever(nullptr));
+    auto waiter = spawn(loop_.executor(), [](TaskHandle<void> h) -> Task<void> {
+        co_await h.wait();
+    }(sleeper));
+    EXPECT_TRUE(eventually([&] { return waiter.state() == TaskState::running; }));
+    waiter.cancel();
+    EXPECT_THROW(waiter.get(), boost::system::system_error);
+    EXPECT_FALSE(sleeper.done());
+    sleeper.cancel();
+    EXPECT_THROW(sleeper.get(), boost::system::system_error);
+}
+
+TEST_F(TaskHandleTest, BlockingWaitOnALoopThreadIsRefused) {
+    auto sleeper = spawn(other_.executor(), sleep_forever(nullptr));
+    auto misuse = spawn(loop_.executor(), [](TaskHandle<void> h) -> Task<void> {
+        h.get();  // would block the loop: refused
+        co_return;
+    }(sleeper));
+    EXPECT_THROW(misuse.get(), std::logic_error);
+    sleeper.cancel();
+    EXPECT_TRUE(sleeper.wait_for(10s));
+}
+
+TEST_F(TaskHandleTest, AnUnobservedFailureIsCounted) {
+    const auto before = unobserved_failures();
+    {
+        auto handle = spawn(loop_.executor(), fail("nobody listens"));
+        EXPECT_TRUE(handle.wait_for(10s));
+    }  // the last handle goes; the runner let go when the task ended
+    EXPECT_TRUE(eventually([&] { return unobserved_failures() == before + 1; }));
+    {
+        auto handle = spawn(loop_.executor(), fail("observed"));
+        EXPECT_TRUE(handle.wait_for(10s));
+        EXPECT_NE(handle.error(), nullptr);
+    }
+    EXPECT_EQ(unobserved_failures(), before + 1) << "an observed failure is not reported";
+}
+
+TEST_F(TaskHandleTest, WaitForTimesOutOnARunningTask) {
+    auto sleeper = spawn(loop_.executor(), sleep_forever(nullptr));
+    EXPECT_FALSE(sleeper.wait_for(10ms));
+    sleeper.cancel();
+    EXPECT_TRUE(sleeper.wait_for(10s));
+}
+
+TEST_F(TaskHandleTest, HandlesAreSafeFromManyThreads) {
+    auto sleeper = spawn(loop_.executor(), sleep_forever(nullptr));
+    std::vector<std::thread> threads;
+    std::atomic<int> cancels{0};
+    for (int i = 0; i < 8; ++i) {
+        threads.emplace_back([&, copy = sleeper] {
+            (void)copy.state();
+            if (copy.cancel()) ++cancels;
+            copy.wait_for(10s);
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_GE(cancels.load(), 1);
+    EXPECT_EQ(sleeper.state(), TaskState::cancelled);
+}
+
+TEST_F(TaskHandleTest, WithTimeoutReturnsInTimeAndCancelsTheLateTask) {
+    auto quick = spawn(loop_.executor(), with_timeout(answer(), 10s));
+    EXPECT_EQ(quick.get(), 42);
+    std::atomic<int> cancelled{0};
+    auto late = spawn(loop_.executor(), with_timeout(sleep_forever(&cancelled), 10ms));
+    try {
+        late.get();
+        FAIL();
+    } catch (const boost::system::system_error& e) {
+        EXPECT_EQ(e.code(), boost::asio::error::timed_out);
+        EXPECT_FALSE(is_cancellation(std::current_exception()));
+    }
+    EXPECT_EQ(cancelled.load(), 1);
+    EXPECT_EQ(late.state(), TaskState::failed) << "a timeout is a failure, not a cancellation";
+    late.error();
+}
+
+TEST_F(TaskHandleTest, ShieldedCleanUpFinishesThoughTheCallerIsCancelled) {
+    std::atomic<bool> cleaned{false};
+    std::atomic<bool> after_shield{false};
+    std::promise<void> entered;
+    auto caller = spawn(loop_.executor(), [](std::atomic<bool>& cleaned_up,
+                                             std::atomic<bool>& went_on,
+                                             std::promise<void>& in) -> Task<void> {
+        co_await shielded([](std::atomic<bool>& flag, std::promise<void>& p) -> Task<void> {
+            p.set_value();
+            co_await sleep_for(50ms);
+            flag = true;
+        }(cleaned_up, in));
+        went_on = true;
+        co_await sleep_for(0ms);  // the caller's cancellation lands here at the latest
+    }(cleaned, after_shield, entered));
+    entered.get_future().wait();
+    caller.cancel();
+    EXPECT_THROW(caller.get(), boost::system::system_error);
+    EXPECT_TRUE(cleaned.load());
+}
+
+TEST_F(TaskHandleTest, ToThreadCancellationEndsTheWaitAndTheCallFinishesAlone) {
+    BlockingPool pool({.name = "slow", .max_threads = 1, .queue_limit = 10});
+    std::promise<void> release;
+    auto gate = release.get_future().share();
+    std::atomic<bool> call_finished{false};
+    std::latch started(1);
+    auto caller = spawn(loop_.executor(), [](BlockingPool& p, std::shared_future<void> g,
+                                             std::atomic<bool>& done,
+                                             std::latch& in) -> Task<void> {
+        co_await to_thread(p, [g, &done, &in] {
+            in.count_down();
+            g.wait();
+            done = true;
+        });
+    }(pool, gate, call_finished, started));
+    started.wait();
+    caller.cancel();
+    EXPECT_THROW(caller.get(), boost::system::system_error);
+    EXPECT_EQ(caller.state(), TaskState::cancelled);
+    EXPECT_FALSE(call_finished.load());
+    release.set_value();
+    EXPECT_TRUE(pool.wait_idle(10s));
+    EXPECT_TRUE(call_finished.load());
+}
+
+TEST_F(TaskHandleTest, OnCpuRunsOnTheCpuPool) {
+    auto handle = spawn(loop_.executor(), []() -> Task<long> {
+        co_return co_await on_cpu([](long n) {
+            long sum = 0;
+            for (long i = 1; i <= n; ++i) sum += i;
+            return sum;
+        }, 1000L);
+    }());
+    EXPECT_EQ(handle.get(), 500500);
+}
+
+TEST(TaskStateNames, AreSpelledAsInJson) {
+    EXPECT_EQ(to_string(TaskState::pending), "pending");
+    EXPECT_EQ(to_string(TaskState::cancelled), "cancelled");
+    EXPECT_EQ(to_string(CancelReason::deadline), "deadline");
+}
+
+}  // namespace
+}  // namespace afterwork
