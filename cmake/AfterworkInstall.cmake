@@ -3,7 +3,7 @@
 include(CMakePackageConfigHelpers)
 set(AFTERWORK_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/afterwork)
 
-install(TARGETS afterwork afterwork_runtime afterwork_http
+install(TARGETS afterwork afterwork_runtime afterwork_http afterwork_schedule
     EXPORT afterworkTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

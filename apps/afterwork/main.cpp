@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <tuple>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -12,13 +13,15 @@
 
 #include <afterwork/http/app.hpp>
 
+#include "cron_command.hpp"
 #include "reference_service.hpp"
 
 namespace {
 
-int serve(const afterwork::ServeOptions& options, const std::string& data_dir) {
+int serve(const afterwork::ServeOptions& options,
+          const afterwork::apps::ReferenceOptions& reference) {
     afterwork::App app;
-    afterwork::apps::build_reference_service(app, {.data_dir = data_dir});
+    afterwork::apps::build_reference_service(app, reference);
     try {
         app.start(options);
     } catch (const std::exception& e) {
@@ -29,6 +32,10 @@ int serve(const afterwork::ServeOptions& options, const std::string& data_dir) {
     std::cout << "afterwork serving on " << base << "\n"
               << "  POST " << base << "/send-notification/{email}[?delay=SECONDS]\n"
               << "  POST " << base << "/signup   {\"email\",\"name\",\"source\"?}\n"
+              << "  POST " << base << "/reports/generate?seconds=N\n"
+              << "  GET  " << base << "/reports/{job_id}/status\n"
+              << "  DEL  " << base << "/reports/{job_id}\n"
+              << "  GET  " << base << "/tasks\n"
               << "  GET  " << base << "/healthz\n"
               << "  GET  " << base << "/metrics\n"
               << "Press Ctrl-C to stop." << std::endl;
@@ -93,12 +100,33 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(0.001, 86400.0));
 
+    afterwork::apps::CronCommand cron_command(cli);  // afterwork cron next|explain
+
+    double session_cleanup = 300, exchange_rates = 3600, analytics = 3600, cache_warm = 300;
+    double report_ttl = 3600;
+    for (auto [flag, value, what] :
+         {std::tuple{"--session-cleanup-interval", &session_cleanup, "session clean-up"},
+          std::tuple{"--exchange-rates-interval", &exchange_rates, "exchange-rate refresh"},
+          std::tuple{"--analytics-interval", &analytics, "analytics aggregation"},
+          std::tuple{"--cache-warm-interval", &cache_warm, "cache warmer's pause"}}) {
+        serve_command
+            ->add_option(flag, *value, std::string("Seconds between runs of the ") + what)
+            ->capture_default_str()
+            ->check(CLI::Range(0.001, 31'536'000.0));
+    }
+    serve_command
+        ->add_option("--report-ttl", report_ttl,
+                     "Seconds a finished report job stays visible")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 31'536'000.0));
+
     CLI11_PARSE(cli, argc, argv);
     // Logs go to stderr, as a server's do; stdout carries what the command prints for people
     // and scripts (the URLs it serves).
     spdlog::set_default_logger(spdlog::stderr_color_mt("afterwork"));
     spdlog::set_level(spdlog::level::from_str(log_level));
 
+    if (cron_command.parsed()) return cron_command.run();
     if (serve_command->parsed()) {
         auto to_ms = [](double seconds) {
             return std::chrono::milliseconds(static_cast<long>(seconds * 1000));
@@ -106,7 +134,14 @@ int main(int argc, char** argv) {
         options.drain_timeout = to_ms(drain_seconds);
         options.limits.header_timeout = to_ms(header_timeout);
         options.limits.idle_timeout = to_ms(idle_timeout);
-        return serve(options, data_dir);
+        afterwork::apps::ReferenceOptions reference;
+        reference.data_dir = data_dir;
+        reference.session_cleanup_interval = to_ms(session_cleanup);
+        reference.exchange_rates_interval = to_ms(exchange_rates);
+        reference.analytics_interval = to_ms(analytics);
+        reference.cache_warm_interval = to_ms(cache_warm);
+        reference.report_ttl = to_ms(report_ttl);
+        return serve(options, reference);
     }
     return EXIT_FAILURE;
 }

@@ -6,17 +6,24 @@
 
 #include <atomic>
 #include <cerrno>
+#include <ctime>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <unordered_map>
 #include <cstring>
 #include <optional>
 #include <string>
 #include <system_error>
 
 #include <boost/describe/class.hpp>
+#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <afterwork/runtime/offload.hpp>
 #include <afterwork/runtime/sleep.hpp>
+#include <afterwork/runtime/task_handle.hpp>
 
 namespace afterwork::apps {
 
@@ -69,6 +76,130 @@ struct RequestMetrics {
     std::atomic<std::uint64_t> requests{0};
     std::atomic<std::uint64_t> errors{0};
 };
+
+// The in-process report jobs of `POST /reports/generate`: tracked handles, so a client can
+// poll or cancel them, kept for a time to live after they end instead of vanishing.
+class ReportJobs {
+public:
+    explicit ReportJobs(std::chrono::milliseconds ttl) : ttl_(ttl), random_(std::random_device{}()) {}
+
+    std::string add(TaskHandle<void> handle, std::string id) {
+        std::lock_guard lock(mutex_);
+        purge_expired();
+        jobs_.emplace(id, std::move(handle));
+        return id;
+    }
+
+    std::string new_id() {
+        std::lock_guard lock(mutex_);
+        return fmt::format("{:016x}{:016x}", random_(), random_());
+    }
+
+    std::optional<TaskHandle<void>> find(std::string_view id) {
+        std::lock_guard lock(mutex_);
+        purge_expired();
+        auto it = jobs_.find(std::string(id));
+        if (it == jobs_.end()) return std::nullopt;
+        return it->second;
+    }
+
+private:
+    void purge_expired() {
+        const auto now = std::chrono::system_clock::now();
+        std::erase_if(jobs_, [&](const auto& entry) {
+            auto finished = entry.second.finished_at();
+            return finished && now - *finished > ttl_;
+        });
+    }
+
+    std::chrono::milliseconds ttl_;
+    std::mutex mutex_;
+    std::mt19937_64 random_;
+    std::unordered_map<std::string, TaskHandle<void>> jobs_;
+};
+
+boost::json::object report_status(std::string_view id, const TaskHandle<void>& handle) {
+    boost::json::object body{{"job_id", id}};
+    switch (handle.state()) {
+        case TaskState::pending:
+        case TaskState::running: body["status"] = "running"; break;
+        case TaskState::succeeded: body["status"] = "complete"; break;
+        case TaskState::cancelled: body["status"] = "cancelled"; break;
+        case TaskState::failed: {
+            body["status"] = "failed";
+            try {
+                std::rethrow_exception(handle.error());
+            } catch (const std::exception& e) {
+                body["error"] = e.what();
+            } catch (...) {
+                body["error"] = "unknown error";
+            }
+            break;
+        }
+    }
+    return body;
+}
+
+// The article's long_running_report: awaits (here: `seconds` of simulated work), then does the
+// blocking part — writing the report file — through to_thread.
+Task<void> generate_report(std::filesystem::path reports_dir, std::string job_id, double seconds) {
+    spdlog::info("[{}] starting report generation ({} s)", job_id, seconds);
+    try {
+        co_await sleep_for(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(seconds)));
+        auto write = [reports_dir, job_id] {
+            std::filesystem::create_directories(reports_dir);
+            std::ofstream out(reports_dir / (job_id + ".json"));
+            out << boost::json::serialize(boost::json::object{{"job_id", job_id}, {"rows", 0}})
+                << "\n";
+            if (!out) throw std::runtime_error("cannot write the report file");
+        };
+        co_await to_thread(std::move(write));
+        spdlog::info("[{}] report complete", job_id);
+    } catch (const boost::system::system_error& e) {
+        if (e.code() == boost::asio::error::operation_aborted) {
+            spdlog::info("[{}] report cancelled", job_id);
+        }
+        throw;
+    }
+}
+
+std::string iso_time(std::chrono::system_clock::time_point when) {
+    auto seconds = std::chrono::floor<std::chrono::seconds>(when);
+    auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(when - seconds).count();
+    std::time_t t = std::chrono::system_clock::to_time_t(seconds);
+    std::tm parts{};
+    gmtime_r(&t, &parts);
+    char text[40];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
+    return fmt::format("{}.{:03}Z", text, millis);
+}
+
+boost::json::value optional_time(const std::optional<std::chrono::system_clock::time_point>& t) {
+    return t ? boost::json::value(iso_time(*t)) : boost::json::value(nullptr);
+}
+
+// The article's periodic jobs: each logs, as the article's print() does.
+Task<void> cleanup_expired_sessions() {
+    spdlog::info("cleaning expired sessions...");
+    co_return;
+}
+Task<void> refresh_exchange_rates() {
+    spdlog::info("refreshing exchange rates...");
+    co_return;
+}
+Task<void> aggregate_analytics() {
+    spdlog::info("aggregating hourly analytics...");
+    co_return;
+}
+
+// The article's background_cache_warmer: a long-running coroutine, supervised.
+Task<void> warm_cache(std::chrono::milliseconds every) {
+    for (;;) {
+        spdlog::info("warming cache...");
+        co_await sleep_for(every);
+    }
+}
 
 struct SignupRequest {
     std::string email;
@@ -123,8 +254,16 @@ Task<Response> count_requests(Request& request, Next next) {
 
 void build_reference_service(App& app, ReferenceOptions options) {
     auto data_dir = std::make_shared<const std::filesystem::path>(options.data_dir);
+    const auto report_ttl = options.report_ttl;
 
-    app.on_startup([data_dir](App& self) {
+    app.every(options.session_cleanup_interval, "session-cleanup", cleanup_expired_sessions);
+    app.every(options.exchange_rates_interval, "exchange-rates", refresh_exchange_rates);
+    app.every(options.analytics_interval, "analytics", aggregate_analytics);
+    app.supervise("cache-warmer", [every = options.cache_warm_interval] {
+        return warm_cache(every);
+    });
+
+    app.on_startup([data_dir, report_ttl](App& self) {
         std::error_code ec;
         std::filesystem::create_directories(*data_dir, ec);
         if (ec) {
@@ -133,6 +272,7 @@ void build_reference_service(App& app, ReferenceOptions options) {
         }
         self.state().emplace<Logs>(*data_dir);
         self.state().emplace<RequestMetrics>();
+        self.state().emplace<ReportJobs>(report_ttl);
         spdlog::info("data folder: {}", std::filesystem::absolute(*data_dir).string());
     });
     app.on_shutdown([](App&) { spdlog::info("reference service stopped"); });
@@ -169,6 +309,65 @@ void build_reference_service(App& app, ReferenceOptions options) {
         tasks.add(send_welcome_email, logs.emails, body.email, body.name);
         tasks.add(log_signup, logs.signups, user_id, body.source.value_or("organic"));
         co_return json_response(201, {{"user_id", user_id}, {"email", body.email}});
+    });
+
+    app.post("/reports/generate", [data_dir](Request& request) -> Task<Response> {
+        auto seconds = request.query_or<double>("seconds", 60.0);
+        if (!(seconds >= 0 && seconds <= 86400)) {
+            throw ValidationError({"query", "seconds"},
+                                  "Input should be between 0 and 86400 seconds", "value_error");
+        }
+        auto& jobs = request.state().get<ReportJobs>();
+        auto id = jobs.new_id();
+        SpawnOptions spawn_options;
+        spawn_options.name = "report-" + id;
+        auto handle = spawn(request.executor(), generate_report(*data_dir / "reports", id, seconds),
+                            std::move(spawn_options));
+        jobs.add(std::move(handle), id);
+        co_return json_response({{"job_id", id}, {"status", "running"}});
+    });
+
+    app.get("/reports/{job_id}/status", [](Request& request) -> Task<Response> {
+        auto id = request.path_param("job_id");
+        auto handle = request.state().get<ReportJobs>().find(id);
+        if (!handle) throw HttpError(404, "report job not found");
+        co_return json_response(report_status(id, *handle));
+    });
+
+    app.del("/reports/{job_id}", [](Request& request) -> Task<Response> {
+        auto id = std::string(request.path_param("job_id"));
+        auto handle = request.state().get<ReportJobs>().find(id);
+        if (!handle) throw HttpError(404, "report job not found");
+        if (handle->cancel()) {
+            // Answer with the final state: wait for the job to see the cancellation.
+            try {
+                co_await handle->wait();
+            } catch (...) {
+            }
+        }
+        co_return json_response(report_status(id, *handle));
+    });
+
+    app.get("/tasks", [](Request& request) -> Task<Response> {
+        boost::json::array list;
+        for (const auto& status : request.app().recurring_status()) {
+            boost::json::object item{{"name", status.name},
+                                     {"kind", status.kind},
+                                     {"state", status.state},
+                                     {"runs", status.runs},
+                                     {"failures", status.failures},
+                                     {"skipped", status.skipped},
+                                     {"restarts", status.restarts},
+                                     {"last_run", optional_time(status.last_run)},
+                                     {"next_run", optional_time(status.next_run)}};
+            if (status.kind == "periodic") {
+                item["interval_seconds"] = static_cast<double>(status.interval.count()) / 1000;
+            }
+            item["last_error"] = status.last_error ? boost::json::value(*status.last_error)
+                                                   : boost::json::value(nullptr);
+            list.push_back(std::move(item));
+        }
+        co_return json_response(list);
     });
 
     app.get("/healthz", [](Request&) -> Task<Response> {

@@ -5,6 +5,7 @@
 // (FastAPI's BackgroundTasks and lifespan) as one App. Built into a small library so the tests
 // can drive it through the TestClient as well as over a socket.
 
+#include <chrono>
 #include <filesystem>
 
 #include <afterwork/http/app.hpp>
@@ -13,6 +14,13 @@ namespace afterwork::apps {
 
 struct ReferenceOptions {
     std::filesystem::path data_dir = "var";
+    // The article's periodic tasks and its supervised cache warmer (shorten them in tests).
+    std::chrono::milliseconds session_cleanup_interval{300'000};
+    std::chrono::milliseconds exchange_rates_interval{3'600'000};
+    std::chrono::milliseconds analytics_interval{3'600'000};
+    std::chrono::milliseconds cache_warm_interval{300'000};
+    /// How long a finished report job stays visible at /reports/{id}/status.
+    std::chrono::milliseconds report_ttl{3'600'000};
 };
 
 /// Adds the routes, middleware and lifespan of the reference service to `app`.

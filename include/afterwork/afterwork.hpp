@@ -17,6 +17,7 @@
 #include <afterwork/runtime/cancellation.hpp>
 #include <afterwork/runtime/loop.hpp>
 #include <afterwork/runtime/offload.hpp>
+#include <afterwork/runtime/recurring.hpp>
 #include <afterwork/runtime/sleep.hpp>
 #include <afterwork/runtime/task.hpp>
 #include <afterwork/runtime/task_group.hpp>

@@ -369,6 +369,36 @@ void AppCore::run_hooks(const std::vector<App::Hook>& hooks, bool shutdown) {
     if (!failure.empty()) throw std::runtime_error(failure);
 }
 
+void AppCore::start_recurring() {
+    for (std::size_t i = 0; i < recurring_specs.size(); ++i) {
+        auto& spec = recurring_specs[i];
+        // Spread them over the loops; each stays on its loop.
+        const auto& executor = loops[i % loops.size()]->executor();
+        if (spec.supervised) {
+            supervisors.emplace_back(executor, spec.name, spec.function, spec.supervisor);
+        } else {
+            periodic_tasks.emplace_back(executor, spec.name, spec.interval, spec.function,
+                                        spec.periodic);
+        }
+    }
+}
+
+void AppCore::stop_recurring() {
+    for (auto& task : periodic_tasks) task.stop();
+    for (auto& supervisor : supervisors) supervisor.stop();
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    for (auto& task : periodic_tasks) {
+        if (!task.wait_stopped(deadline - Clock::now())) {
+            spdlog::warn("periodic task {} did not stop in time", task.status().name);
+        }
+    }
+    for (auto& supervisor : supervisors) {
+        if (!supervisor.wait_stopped(deadline - Clock::now())) {
+            spdlog::warn("supervised task {} did not stop in time", supervisor.status().name);
+        }
+    }
+}
+
 void AppCore::release_runtime() {
     for (auto& loop : loops) loop->stop();
     for (auto& loop : loops) loop->join();
@@ -379,6 +409,8 @@ void AppCore::release_runtime() {
     // I/O objects must go before their io_context; those owned by suspended coroutines go
     // with the loop's destruction itself.
     if (server) server->drop_listener();
+    periodic_tasks.clear();
+    supervisors.clear();
     cancel_signals = nullptr;
     signals.reset();
     loops.clear();
@@ -430,6 +462,9 @@ void AppCore::stop_ladder() {
     }
 
     if (cancel_signals) cancel_signals();
+
+    // Periodic and supervised tasks stop before the shutdown hooks close what they use.
+    stop_recurring();
 
     // 3. Lifespan shutdown: hooks in reverse order, then the lifespan coroutine's tail.
     run_hooks(shutdown_hooks, true);
@@ -487,6 +522,35 @@ void App::add_exception_handler(ExceptionHandler handler) {
 void App::add_startup(Hook hook) { core_->startup_hooks.push_back(std::move(hook)); }
 void App::add_shutdown(Hook hook) { core_->shutdown_hooks.push_back(std::move(hook)); }
 void App::lifespan(Hook lifespan) { core_->lifespan = std::move(lifespan); }
+
+void App::add_periodic(std::chrono::milliseconds interval, std::string name,
+                       RecurringFunction function, PeriodicOptions options) {
+    if (interval.count() <= 0) {
+        throw std::invalid_argument("periodic task " + name + ": the interval must be positive");
+    }
+    core_->recurring_specs.push_back({.supervised = false,
+                                      .name = std::move(name),
+                                      .interval = interval,
+                                      .function = std::move(function),
+                                      .periodic = options,
+                                      .supervisor = {}});
+}
+
+void App::add_supervised(std::string name, RecurringFunction factory, SupervisorOptions options) {
+    core_->recurring_specs.push_back({.supervised = true,
+                                      .name = std::move(name),
+                                      .interval = {},
+                                      .function = std::move(factory),
+                                      .periodic = {},
+                                      .supervisor = options});
+}
+
+std::vector<RecurringStatus> App::recurring_status() const {
+    std::vector<RecurringStatus> list;
+    for (const auto& task : core_->periodic_tasks) list.push_back(task.status());
+    for (const auto& supervisor : core_->supervisors) list.push_back(supervisor.status());
+    return list;
+}
 
 State& App::state() noexcept { return core_->state; }
 
@@ -567,6 +631,7 @@ void App::start(const ServeOptions& options) {
             }
         }
         core.run_hooks(core.startup_hooks, false);
+        core.start_recurring();
     } catch (...) {
         failure = detail::describe(std::current_exception());
     }

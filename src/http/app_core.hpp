@@ -71,6 +71,15 @@ struct AppCore {
     std::vector<App::Hook> startup_hooks;
     std::vector<App::Hook> shutdown_hooks;
     App::Hook lifespan;
+    struct RecurringSpec {
+        bool supervised = false;
+        std::string name;
+        std::chrono::milliseconds interval{0};
+        RecurringFunction function;
+        PeriodicOptions periodic;
+        SupervisorOptions supervisor;
+    };
+    std::vector<RecurringSpec> recurring_specs;
     State state;
     ServeOptions options;
 
@@ -81,6 +90,9 @@ struct AppCore {
     std::unique_ptr<TaskGroup> background_group;
     std::unique_ptr<TaskGroup> lifecycle_group;  // the lifespan coroutine
     std::unique_ptr<Server> server;
+    // Started after the startup hooks, stopped in the shutdown ladder; read-only in between.
+    std::vector<PeriodicTask> periodic_tasks;
+    std::vector<Supervisor> supervisors;
     BackgroundCounters background;
     BackgroundGate background_gate;
     std::atomic<std::uint64_t> request_counter{0};
@@ -150,6 +162,8 @@ struct AppCore {
     /// Shutdown: in reverse order, every hook, failures logged.
     void run_hooks(const std::vector<App::Hook>& hooks, bool shutdown);
     void stop_ladder();
+    void start_recurring();
+    void stop_recurring();
     void release_runtime();
 };
 

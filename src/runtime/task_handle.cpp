@@ -89,6 +89,11 @@ TaskState TaskCore::state() const noexcept {
     return state_;
 }
 
+std::optional<std::chrono::system_clock::time_point> TaskCore::finished_at() const noexcept {
+    std::lock_guard lock(mutex_);
+    return finished_at_;
+}
+
 CancelReason TaskCore::cancel_reason() const noexcept {
     std::lock_guard lock(mutex_);
     return reason_;
@@ -129,6 +134,7 @@ void TaskCore::finish(std::exception_ptr error) {
     std::vector<std::weak_ptr<Waiter>> waiters;
     {
         std::lock_guard lock(mutex_);
+        finished_at_ = std::chrono::system_clock::now();
         if (!error) {
             state_ = TaskState::succeeded;
         } else if (is_cancellation(error)) {

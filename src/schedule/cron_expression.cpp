@@ -101,9 +101,8 @@ public:
     }
 
 private:
-    // `value` of a list item: a number or (month, day-of-week) a name. `range_end` lets `SUN`
-    // mean 7 so `FRI-SUN` reads as written.
-    ScheduleResult<int> value(std::string_view token, std::string_view item, bool range_end) {
+    // `value` of a list item: a number or (month, day-of-week) a name.
+    ScheduleResult<int> value(std::string_view token, std::string_view item) {
         if (token.empty()) {
             return field_error(spec_, fmt::format("missing value in \"{}\"", item));
         }
@@ -131,8 +130,7 @@ private:
             for (int i = 0; i < spec_.name_count; ++i) {
                 if (iequals(token, spec_.names[i])) {
                     const int v = spec_.name_base + i;
-                    // Sunday ends a range as 7: `FRI-SUN` is Friday through Sunday.
-                    return range_end && v == 0 && spec_.max == 7 ? 7 : v;
+                    return v;
                 }
             }
             return field_error(spec_, fmt::format("unknown name \"{}\"", token));
@@ -182,21 +180,23 @@ private:
                    dash != std::string_view::npos && base.front() != '-') {
             const auto first = base.substr(0, dash);
             const auto second = base.substr(dash + 1);
-            auto a = value(first, item, false);
+            auto a = value(first, item);
             if (!a) return a.error();
             int b = 0;
             if (spec_.last && iequals(second, "L")) {
                 b = 31;  // N-L: through the last day, whatever the month
             } else {
-                auto r = value(second, item, true);
+                auto r = value(second, item);
                 if (!r) return r.error();
                 b = *r;
+                // Sunday named at the end of a range is 7: `FRI-SUN` is Friday through Sunday.
+                if (spec_.max == 7 && b == 0 && *a > 0 && is_alpha(second.front())) b = 7;
             }
             if (*a > b) return reversed(item, first, second, *a, b);
             lo = *a;
             hi = b;
         } else {
-            auto v = value(base, item, false);
+            auto v = value(base, item);
             if (!v) return v.error();
             lo = *v;
             hi = slash == std::string_view::npos ? *v : top;
@@ -210,24 +210,31 @@ private:
                            std::string_view second,
                            int a,
                            int b) const {
-        // Suggest the two parts in the spelling used, e.g. "22-23,0-2" or "NOV-DEC,JAN-FEB".
-        const int max = spec_.max == 7 ? 6 : spec_.max;
+        // Suggest the two parts in the spelling used: "22-23,0-2", "NOV-DEC,JAN-FEB", "23,0-1".
+        const bool weekday = spec_.max == 7;
         auto spell = [&](int v, std::string_view like) {
             if (spec_.names != nullptr && !like.empty() && is_alpha(like.front())) {
                 return std::string(spec_.names[v - spec_.name_base]);
             }
             return std::to_string(v);
         };
+        std::string hint;
+        if (weekday && b == 0) {
+            hint = fmt::format("{}-7", first);  // Sunday ends a range as 7
+        } else {
+            const int max = weekday ? 6 : spec_.max;
+            hint = a == max ? std::string(first) : fmt::format("{}-{}", first, spell(max, first));
+            hint += ',';
+            hint += b == spec_.min ? std::string(second)
+                                   : fmt::format("{}-{}", spell(spec_.min, second), second);
+        }
         return field_error(spec_, fmt::format("range \"{}\" is reversed ({} > {}); write the two "
-                                              "parts instead, e.g. \"{}-{},{}-{}\"",
-                                              item, a, b, first, spell(max, first),
-                                              spell(spec_.min, second), second));
+                                              "parts instead, e.g. \"{}\"",
+                                              item, a, b, hint));
     }
 
     const FieldSpec& spec_;
 };
-
-std::string_view month_name(int m) { return kMonthNames[static_cast<std::size_t>(m - 1)]; }
 
 }  // namespace
 

@@ -119,12 +119,9 @@ public:
 private:
     static std::string suggest(std::string_view name) {
         try {
-            const auto& db = date::get_tzdb();
-            for (const auto& zone : db.zones) {
+            // With USE_OS_TZDB links are zones too (the files are links on disk).
+            for (const auto& zone : date::get_tzdb().zones) {
                 if (iequals(zone.name(), name)) return std::string(zone.name());
-            }
-            for (const auto& link : db.links) {
-                if (iequals(link.name(), name)) return std::string(link.name());
             }
         } catch (const std::exception&) {
             // No database at all: the plain "unknown" message is the best we can say.

@@ -49,6 +49,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <boost/json/value.hpp>
 
@@ -58,6 +59,7 @@
 #include <afterwork/http/request.hpp>
 #include <afterwork/http/response.hpp>
 #include <afterwork/http/state.hpp>
+#include <afterwork/runtime/recurring.hpp>
 #include <afterwork/runtime/task.hpp>
 
 namespace afterwork {
@@ -205,6 +207,24 @@ public:
 
     State& state() noexcept;
 
+    /// Runs `function` (a coroutine `Task<void>()` or a plain `void()`, the latter on the
+    /// blocking pool) every `interval` while the app serves: started after the startup,
+    /// stopped at shutdown. See `PeriodicTask` for the timing rules.
+    template <class F>
+    void every(std::chrono::milliseconds interval, std::string name, F function,
+               PeriodicOptions options = {}) {
+        add_periodic(interval, std::move(name), adapt_recurring(std::move(function)), options);
+    }
+    /// Runs `factory()` under a `Supervisor` while the app serves: restarted with backoff
+    /// when it crashes, stopped at shutdown.
+    template <class F>
+    void supervise(std::string name, F factory, SupervisorOptions options = {}) {
+        add_supervised(std::move(name), adapt_recurring(std::move(factory)), options);
+    }
+    /// Every periodic and supervised task with its state, runs, failures and next run.
+    /// Thread-safe.
+    std::vector<RecurringStatus> recurring_status() const;
+
     /// Starts the loops, runs startup and (with `options.listen`) accepts connections. Returns
     /// once serving. Throws `StartupError`.
     void start(const ServeOptions& options = {});
@@ -234,6 +254,20 @@ private:
     void add_exception_handler(ExceptionHandler handler);
     void add_startup(Hook hook);
     void add_shutdown(Hook hook);
+    void add_periodic(std::chrono::milliseconds interval, std::string name,
+                      RecurringFunction function, PeriodicOptions options);
+    void add_supervised(std::string name, RecurringFunction factory, SupervisorOptions options);
+
+    template <class F>
+    static RecurringFunction adapt_recurring(F function) {
+        if constexpr (std::is_same_v<std::invoke_result_t<F&>, Task<void>>) {
+            return RecurringFunction(std::move(function));
+        } else {
+            static_assert(std::is_void_v<std::invoke_result_t<F&>>,
+                          "a recurring function returns Task<void> or void");
+            return blocking(std::function<void()>(std::move(function)));
+        }
+    }
 
     template <class F>
     static Handler adapt_handler(F handler);

@@ -73,6 +73,8 @@ public:
     TaskState state() const noexcept;
     CancelReason cancel_reason() const noexcept;
     bool done() const noexcept;
+    /// When the task ended; empty while it has not.
+    std::optional<std::chrono::system_clock::time_point> finished_at() const noexcept;
 
     bool cancel(CancelReason reason) noexcept;
     /// The signal whose slot the runner binds; emitted on the task's loop only.
@@ -102,6 +104,7 @@ private:
     TaskState state_ = TaskState::pending;
     CancelReason reason_ = CancelReason::none;
     std::exception_ptr error_;
+    std::optional<std::chrono::system_clock::time_point> finished_at_;
     bool observed_ = false;
 };
 
@@ -146,6 +149,9 @@ public:
     TaskState state() const noexcept { return cell_->state(); }
     bool done() const noexcept { return cell_->done(); }
     CancelReason cancel_reason() const noexcept { return cell_->cancel_reason(); }
+    std::optional<std::chrono::system_clock::time_point> finished_at() const noexcept {
+        return cell_->finished_at();
+    }
 
     /// Asks the task to stop (reason `user`); false when it had already finished.
     bool cancel(CancelReason reason = CancelReason::user) const noexcept {
