@@ -133,10 +133,11 @@ ScheduleResult<IntervalTrigger> IntervalTrigger::try_create(Duration interval,
                                                             std::optional<TimePoint> start,
                                                             std::optional<TimePoint> end) {
     if (interval <= Duration::zero()) {
-        return interval_error(fmt::format("interval must be greater than zero, got {}",
-                                          interval < Duration::zero()
-                                              ? "-" + format_duration(-interval)
-                                              : std::string("0s")));
+        return interval_error(fmt::format("interval must be greater than zero, got {}{}",
+                                          interval < Duration::zero() ? "-" : "",
+                                          format_duration(interval < Duration::zero()
+                                                              ? -interval
+                                                              : interval)));
     }
     if (start && end && *end < *start) {
         return interval_error(fmt::format("end {} is before start {}", format_iso8601(*end),

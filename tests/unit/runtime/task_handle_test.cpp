@@ -251,21 +251,24 @@ TEST_F(TaskHandleTest, ShieldedCleanUpFinishesThoughTheCallerIsCancelled) {
     EXPECT_TRUE(cleaned.load());
 }
 
+// Waits on the pool for a call that blocks until `gate` opens.
+Task<void> wait_for_gate(BlockingPool& pool, std::shared_future<void> gate,
+                         std::atomic<bool>& finished, std::latch& entered) {
+    auto call = [gate, &finished, &entered] {
+        entered.count_down();
+        gate.wait();
+        finished = true;
+    };
+    co_await to_thread(pool, std::move(call));
+}
+
 TEST_F(TaskHandleTest, ToThreadCancellationEndsTheWaitAndTheCallFinishesAlone) {
     BlockingPool pool({.name = "slow", .max_threads = 1, .queue_limit = 10});
     std::promise<void> release;
     auto gate = release.get_future().share();
     std::atomic<bool> call_finished{false};
     std::latch started(1);
-    auto caller = spawn(loop_.executor(), [](BlockingPool& p, std::shared_future<void> g,
-                                             std::atomic<bool>& done,
-                                             std::latch& in) -> Task<void> {
-        co_await to_thread(p, [g, &done, &in] {
-            in.count_down();
-            g.wait();
-            done = true;
-        });
-    }(pool, gate, call_finished, started));
+    auto caller = spawn(loop_.executor(), wait_for_gate(pool, gate, call_finished, started));
     started.wait();
     caller.cancel();
     EXPECT_THROW(caller.get(), boost::system::system_error);

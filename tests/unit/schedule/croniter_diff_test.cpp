@@ -17,9 +17,10 @@
 //    cron (AND) but odd days or Mondays for croniter (OR), and `0 0 1-31 * MON` is every day
 //    for cron (OR, with a day-of-month that always matches) but Mondays for croniter.
 // 2. croniter's day-of-month jump: from a short month it adds (wanted day - today) days and
-//    lands in the next month past days 1-2, so `0 0 1,30 * *` from 2023-02-27 gives March 30,
-//    skipping March 1 (cron fires on March 1). Excluded: day-of-month lists holding a day
-//    >= 29 together with day 1 or 2.
+//    lands in the next month past its first days, so `0 0 1,30 * *` from 2023-02-27 gives
+//    March 30, skipping March 1, and `0 0 25,30,L * *` skips February 29, 2024 (L sorts after
+//    the numbers). cron fires on both. Excluded: day-of-month lists where such a jump skips a
+//    listed day or L (see known_disagreement).
 // 3. Six fields: croniter puts seconds *last* (`min hour dom mon dow sec`), the leading form
 //    used here is Quartz's/Spring's; the test reorders the fields. croniter also leaves 7 in a
 //    six-field day-of-week unmapped (it never matches, `0 0 * * 7 0` finds nothing), so
@@ -32,6 +33,7 @@
 // one); ours is the rule documented on LocalTimeInfo, tested in time_zone_test.cpp.
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -207,8 +209,20 @@ std::optional<std::string> known_disagreement(const std::string& text, const Cro
     const bool dow_full = e.bits(CronField::day_of_week) == 0x7f;
     const bool cron_and = fields[o + 2].front() == '*' || fields[o + 4].front() == '*';
     if (cron_and != (dom_full || dow_full)) return "day rule";
+    // croniter's jump: in a month of `dim` days, once no listed day in [today, dim] is left it
+    // adds (v - today) days for the first listed v > dim, landing on day v - dim of the next
+    // month: listed days before that are skipped, and so is L (it sorts after the numbers).
     const auto dom = e.bits(CronField::day_of_month);
-    if ((dom >> 29) != 0 && (dom & 0b110) != 0) return "croniter day-of-month jump";
+    if (!dom_full) {
+        for (int dim : {28, 29, 30}) {
+            const std::uint64_t greater = dom & (~std::uint64_t{0} << (dim + 1));
+            if (greater == 0) continue;
+            const int v = std::countr_zero(greater);
+            if (e.has_last_day_of_month() || (dom & ((std::uint64_t{1} << (v - dim)) - 2)) != 0) {
+                return "croniter day-of-month jump";
+            }
+        }
+    }
     return std::nullopt;
 }
 
