@@ -21,7 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <string>
+#include <exception>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -169,7 +169,8 @@ void spawn_complete_bare_co_spawn(benchmark::State& state) {
 
 // ---- 2. to_thread round trip ------------------------------------------------------------
 
-Task<void> to_thread_rounds(benchmark::State& state, afterwork::BlockingPool& pool,
+Task<void> to_thread_rounds(benchmark::State& state,
+                            afterwork::BlockingPool& pool,
                             Samples& samples) {
     auto zero = [] { return 0; };  // named: no lambda temporaries in co_await (g++ 12)
     for (auto _ : state) {
@@ -180,7 +181,8 @@ Task<void> to_thread_rounds(benchmark::State& state, afterwork::BlockingPool& po
     }
 }
 
-// asyncio's `await asyncio.to_thread(int)`, on a pool of the default shape.
+// asyncio's `await asyncio.to_thread(int)`, on a pool of BlockingPoolOptions' defaults (one
+// thread is enough: each call waits for the previous one).
 void to_thread_round_trip(benchmark::State& state) {
     afterwork::BlockingPool pool({.name = "bench"});
     asio::io_context context(1);
@@ -247,9 +249,9 @@ Task<void> sleep_a_day() { co_await afterwork::sleep_for(24h); }
 Task<void> wait_for_task(TaskHandle<void> other) { co_await other.wait(); }
 
 enum class Idle {
-    event,        // awaiting a shared never-expiring timer; released by cancelling the timer
-    sleep,        // each in sleep_for(24h); released by cancelling every handle
-    wait_handle,  // each awaiting another task's handle; released by cancelling that task
+    event,          // awaiting a shared never-expiring timer; released by cancelling the timer
+    sleep,          // each in sleep_for(24h); released by cancelling every handle
+    wait_handle,    // each awaiting another task's handle; released by cancelling that task
     bare_co_spawn,  // as `event`, but a bare co_spawn without handle or cell: Asio's floor
 };
 
@@ -295,23 +297,23 @@ void idle_task_memory(benchmark::State& state, Idle idle) {
                         handles.push_back(afterwork::spawn(executor, wait_for_task(gate)));
                         break;
                     case Idle::bare_co_spawn:
-                        asio::co_spawn(executor, wait_event(event),
+                        asio::co_spawn(executor,
+                                       wait_event(event),
                                        [&ended](const std::exception_ptr&) { ++ended; });
                         break;
                 }
             }
             context.poll();  // every task runs to its first suspension point and stays there
             const std::size_t suspended = heap_in_use();
-            if (ended != 0 ||
-                !std::all_of(handles.begin(), handles.end(),
-                             [](const auto& h) { return h.state() == TaskState::running; })) {
+            if (ended != 0 || !std::all_of(handles.begin(), handles.end(), [](const auto& h) {
+                    return h.state() == TaskState::running;
+                })) {
                 state.SkipWithError("not every task was suspended");
                 break;
             }
             bytes_per_task = static_cast<double>(suspended - before) / static_cast<double>(n);
 
-            const auto expected =
-                idle == Idle::event ? TaskState::succeeded : TaskState::cancelled;
+            const auto expected = idle == Idle::event ? TaskState::succeeded : TaskState::cancelled;
             switch (idle) {
                 case Idle::event:
                 case Idle::bare_co_spawn: event.cancel(); break;
@@ -323,8 +325,9 @@ void idle_task_memory(benchmark::State& state, Idle idle) {
             gate.cancel();
             context.run();  // returns once every task has ended: nothing else keeps it busy
             if (!gate.done() || (idle == Idle::bare_co_spawn && ended != n) ||
-                !std::all_of(handles.begin(), handles.end(),
-                             [&](const auto& h) { return h.state() == expected; })) {
+                !std::all_of(handles.begin(), handles.end(), [&](const auto& h) {
+                    return h.state() == expected;
+                })) {
                 state.SkipWithError("not every task ended as expected after the release");
                 break;
             }
@@ -358,10 +361,22 @@ BENCHMARK(to_thread_round_trip)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(run_on_from_thread)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(run_on_loop_to_loop)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(idle_task_memory, event, Idle::event)
-    ->Arg(kIdleTasks)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Arg(kIdleTasks)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(idle_task_memory, sleep, Idle::sleep)
-    ->Arg(kIdleTasks)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Arg(kIdleTasks)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(idle_task_memory, wait_handle, Idle::wait_handle)
-    ->Arg(kIdleTasks)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Arg(kIdleTasks)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(idle_task_memory, bare_co_spawn, Idle::bare_co_spawn)
-    ->Arg(kIdleTasks)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Arg(kIdleTasks)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();

@@ -27,21 +27,21 @@ using afterwork::TimeZone;
 using Clock = std::chrono::system_clock;
 
 const std::vector<std::string> kExpressions = {
-    "0 9 * * *",                  // daily digest
-    "0 * * * *",                  // hourly clean-up
-    "0 8 * * MON",                // weekly report
-    "*/15 * * * *",               // every 15 minutes
-    "*/5 9-17 * * MON-FRI",       // office hours
-    "30 2 * * *",                 // inside the DST gap/repeat
-    "0 0 L * *",                  // last day of the month
-    "0 0 29 2 *",                 // leap day: years apart
-    "0 0 1,15 * MON",             // day-of-month OR day-of-week
-    "0 0 */2 * FRI",              // AND: odd days that are Fridays
+    "0 9 * * *",             // daily digest
+    "0 * * * *",             // hourly clean-up
+    "0 8 * * MON",           // weekly report
+    "*/15 * * * *",          // every 15 minutes
+    "*/5 9-17 * * MON-FRI",  // office hours
+    "30 2 * * *",            // inside the DST gap/repeat
+    "0 0 L * *",             // last day of the month
+    "0 0 29 2 *",            // leap day: years apart
+    "0 0 1,15 * MON",        // day-of-month OR day-of-week
+    "0 0 */2 * FRI",         // AND: odd days that are Fridays
     "5,10,40-45 3,7,11-13 * JAN,JUN-AUG *",
-    "*/10 * * * * *",             // seconds
-    "0 30 9 1-7 * MON",           // seconds field, first Monday-ish
+    "*/10 * * * * *",    // seconds
+    "0 30 9 1-7 * MON",  // seconds field, first Monday-ish
     "@monthly",
-    "59 23 31 12 *",              // once a year
+    "59 23 31 12 *",  // once a year
     "0 12 13 * FRI",
 };
 
@@ -91,14 +91,20 @@ void BM_NextFireUtc(benchmark::State& state) { next_fire(state, {TimeZone()}); }
 BENCHMARK(BM_NextFireUtc);
 
 void BM_NextFireZones(benchmark::State& state) {
-    next_fire(state, {TimeZone::locate("America/New_York"), TimeZone::locate("Europe/Berlin"),
-                      TimeZone::locate("Asia/Kolkata"), TimeZone::locate("Australia/Lord_Howe")});
+    next_fire(state,
+              {TimeZone::locate("America/New_York"),
+               TimeZone::locate("Europe/Berlin"),
+               TimeZone::locate("Asia/Kolkata"),
+               TimeZone::locate("Australia/Lord_Howe")});
 }
 BENCHMARK(BM_NextFireZones);
 
 void BM_NextFireMixed(benchmark::State& state) {
-    next_fire(state, {TimeZone(), TimeZone::locate("Asia/Kolkata"),
-                      TimeZone::locate("America/New_York"), TimeZone()});
+    next_fire(state,
+              {TimeZone(),
+               TimeZone::locate("Asia/Kolkata"),
+               TimeZone::locate("America/New_York"),
+               TimeZone()});
 }
 BENCHMARK(BM_NextFireMixed);
 
@@ -114,7 +120,8 @@ BENCHMARK(BM_Parse);
 
 void BM_IntervalNext(benchmark::State& state) {
     using namespace std::chrono_literals;
-    const afterwork::IntervalTrigger trigger(5min, Clock::time_point(std::chrono::seconds(1767225600)));
+    const afterwork::IntervalTrigger trigger(5min,
+                                             Clock::time_point(std::chrono::seconds(1767225600)));
     const auto from = starts();
     std::size_t i = 0;
     for (auto _ : state) {

@@ -17,7 +17,7 @@ AFTERWORK_APT_PACKAGES=(
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
     libsqlite3-dev libhiredis-dev libspdlog-dev libfmt-dev libcli11-dev
     libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev
-    redis-server tzdata curl
+    redis-server tzdata curl python3-croniter
 )
 
 afterwork_log() {

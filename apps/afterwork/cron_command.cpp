@@ -32,10 +32,9 @@ CronCommand::CronCommand(CLI::App& cli) {
     next_->add_option("expression", expression_, "Cron expression, e.g. \"0 9 * * MON-FRI\"")
         ->required();
     next_->add_option("--tz", zone_, "IANA time zone, e.g. Asia/Kolkata")->capture_default_str();
-    next_->add_option("-n,--count", count_, "How many fire times (1-10000)")
-        ->capture_default_str();
-    next_->add_option("--after", after_,
-                      "Start after this instant, ISO 8601 with Z or an offset (default: now)");
+    next_->add_option("-n,--count", count_, "How many fire times (1-10000)")->capture_default_str();
+    next_->add_option(
+        "--after", after_, "Start after this instant, ISO 8601 with Z or an offset (default: now)");
 
     explain_ = cron_->add_subcommand("explain", "Say in words when an expression fires");
     explain_->add_option("expression", expression_, "Cron expression")->required();
@@ -50,8 +49,8 @@ int CronCommand::run() const {
 int CronCommand::next() const {
     auto expression = CronExpression::try_parse(expression_);
     if (!expression) {
-        return fail(fmt::format("invalid cron expression \"{}\": {}", expression_,
-                                expression.error().what()));
+        return fail(fmt::format(
+            "invalid cron expression \"{}\": {}", expression_, expression.error().what()));
     }
     auto zone = TimeZone::try_locate(zone_);
     if (!zone) return fail(zone.error().what());
@@ -60,8 +59,8 @@ int CronCommand::next() const {
     const auto* end = count_.data() + count_.size();
     const auto [ptr, ec] = std::from_chars(count_.data(), end, count);
     if (ec != std::errc{} || ptr != end || count < 1 || count > kMaxCount) {
-        return fail(fmt::format("count must be a whole number from 1 to {}, got \"{}\"",
-                                kMaxCount, count_));
+        return fail(fmt::format(
+            "count must be a whole number from 1 to {}, got \"{}\"", kMaxCount, count_));
     }
 
     auto after = std::chrono::system_clock::now();
@@ -86,8 +85,8 @@ int CronCommand::next() const {
 int CronCommand::explain() const {
     auto expression = CronExpression::try_parse(expression_);
     if (!expression) {
-        return fail(fmt::format("invalid cron expression \"{}\": {}", expression_,
-                                expression.error().what()));
+        return fail(fmt::format(
+            "invalid cron expression \"{}\": {}", expression_, expression.error().what()));
     }
     std::cout << afterwork::explain(*expression) << std::endl;
     return 0;

@@ -9,7 +9,10 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <spdlog/spdlog.h>
+
+#include "runtime/wait_list.hpp"
 
 namespace afterwork {
 
@@ -36,6 +39,9 @@ struct Member : std::enable_shared_from_this<Member> {
 struct TaskGroup::State {
     std::string name;
     ErrorCallback on_error;
+    bool cancel_on_failure = false;
+    std::exception_ptr first_failure;  // guarded by mutex
+    detail::WaitList joiners;          // guarded by mutex
     mutable std::mutex mutex;
     std::condition_variable empty;
     Member* first = nullptr;
@@ -59,9 +65,23 @@ struct TaskGroup::State {
         --count;
     }
 
+    void cancel_all_locked();
+
     void finished(Member* member, std::exception_ptr error) {
         const std::string& task_name = member->name;
         if (error && !is_cancellation(error)) {
+            bool first = false;
+            {
+                std::lock_guard lock(mutex);
+                if (!first_failure) {
+                    first_failure = error;
+                    first = true;
+                }
+            }
+            if (first && cancel_on_failure) {
+                std::lock_guard lock(mutex);
+                cancel_all_locked();
+            }
             if (on_error) {
                 try {
                     on_error(task_name, error);
@@ -80,7 +100,10 @@ struct TaskGroup::State {
         }
         std::lock_guard lock(mutex);
         unlink(member);
-        if (count == 0 && waiters > 0) empty.notify_all();
+        if (count == 0) {
+            if (waiters > 0) empty.notify_all();
+            joiners.wake_all();
+        }
     }
 };
 
@@ -91,10 +114,11 @@ Member::~Member() {
 }
 }  // namespace
 
-TaskGroup::TaskGroup(std::string name, ErrorCallback on_error)
+TaskGroup::TaskGroup(std::string name, ErrorCallback on_error, bool cancel_on_failure)
     : state_(std::make_shared<State>()) {
     state_->name = std::move(name);
     state_->on_error = std::move(on_error);
+    state_->cancel_on_failure = cancel_on_failure;
 }
 
 TaskGroup::~TaskGroup() {
@@ -127,12 +151,11 @@ void TaskGroup::close() noexcept {
     state_->closed = true;
 }
 
-void TaskGroup::cancel_all() noexcept {
-    std::lock_guard lock(state_->mutex);
-    for (Member* member = state_->first; member; member = member->next) {
+void TaskGroup::State::cancel_all_locked() {
+    for (Member* member = first; member; member = member->next) {
         try {
-            // Linked members are alive: their completion handler unlinks them under this lock
-            // first. The posted copy keeps the member alive until the signal is emitted.
+            // Linked members are alive: their completion handler unlinks them under the
+            // lock first. The posted copy keeps the member alive until the signal is emitted.
             asio::post(member->executor, [alive = member->shared_from_this()] {
                 alive->signal.emit(asio::cancellation_type::terminal);
             });
@@ -140,6 +163,38 @@ void TaskGroup::cancel_all() noexcept {
             // The loop is gone: its task cannot run again either.
         }
     }
+}
+
+void TaskGroup::cancel_all() noexcept {
+    std::lock_guard lock(state_->mutex);
+    state_->cancel_all_locked();
+}
+
+Task<void> TaskGroup::join(bool rethrow_first_failure) {
+    Executor executor = co_await asio::this_coro::executor;
+    for (;;) {
+        std::shared_ptr<detail::WaitList::Waiter> waiter;
+        {
+            std::lock_guard lock(state_->mutex);
+            if (state_->count == 0) break;
+            waiter = state_->joiners.add(executor);
+        }
+        co_await detail::WaitList::sleep(std::move(waiter), true);
+        // Woken because the group emptied (and maybe refilled since), or cancelled.
+        auto cancellation = co_await asio::this_coro::cancellation_state;
+        if (cancellation.cancelled() != asio::cancellation_type::none) {
+            throw boost::system::system_error(asio::error::operation_aborted,
+                                              "join of task group " + state_->name);
+        }
+    }
+    if (rethrow_first_failure) {
+        if (auto failure = first_failure()) std::rethrow_exception(failure);
+    }
+}
+
+std::exception_ptr TaskGroup::first_failure() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->first_failure;
 }
 
 bool TaskGroup::wait_for(std::chrono::steady_clock::duration timeout) {

@@ -14,6 +14,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "runtime/wait_list.hpp"
+
 namespace afterwork {
 
 namespace asio = boost::asio;
@@ -32,11 +34,6 @@ std::string describe(const std::exception_ptr& error) {
     }
 }
 
-// A coroutine waiting for a task: a timer on the waiter's loop that the task's end cancels.
-struct Waiter {
-    explicit Waiter(const Executor& executor) : timer(executor, asio::steady_timer::time_point::max()) {}
-    asio::steady_timer timer;
-};
 }  // namespace
 
 std::string_view to_string(TaskState state) noexcept {
@@ -65,9 +62,7 @@ std::uint64_t unobserved_failures() noexcept { return unobserved.load(); }
 
 namespace detail {
 
-struct TaskCore::Waiters {
-    std::vector<std::weak_ptr<Waiter>> list;
-};
+struct TaskCore::Waiters : WaitList {};
 
 TaskCore::TaskCore(Executor executor, std::string name)
     : id_(next_task_id.fetch_add(1, std::memory_order_relaxed)),
@@ -131,7 +126,6 @@ void TaskCore::start() noexcept {
 }
 
 void TaskCore::finish(std::exception_ptr error) {
-    std::vector<std::weak_ptr<Waiter>> waiters;
     {
         std::lock_guard lock(mutex_);
         finished_at_ = std::chrono::system_clock::now();
@@ -143,36 +137,24 @@ void TaskCore::finish(std::exception_ptr error) {
             state_ = TaskState::failed;
             error_ = std::move(error);
         }
-        waiters.swap(waiters_->list);
+        waiters_->wake_all();
     }
     finished_.notify_all();
-    for (auto& weak : waiters) {
-        if (auto waiter = weak.lock()) {
-            asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
-        }
-    }
 }
 
 Task<void> TaskCore::until_done(bool cancellable) {
     if (done()) co_return;
-    auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
+    Executor executor = co_await asio::this_coro::executor;
+    std::shared_ptr<WaitList::Waiter> waiter;
     {
         std::lock_guard lock(mutex_);
         if (state_ == TaskState::succeeded || state_ == TaskState::failed ||
             state_ == TaskState::cancelled) {
             co_return;
         }
-        waiters_->list.push_back(waiter);
+        waiter = waiters_->add(executor);
     }
-    // The end of the task cancels this timer from a handler posted to this loop, so it runs
-    // after the wait below has started.
-    boost::system::error_code ec;
-    if (cancellable) {
-        co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    } else {
-        co_await waiter->timer.async_wait(asio::bind_cancellation_slot(
-            asio::cancellation_slot(), asio::redirect_error(asio::use_awaitable, ec)));
-    }
+    co_await WaitList::sleep(std::move(waiter), cancellable);
     if (!done()) {
         throw boost::system::system_error(asio::error::operation_aborted,
                                           "wait for task " + name_ + " cancelled");

@@ -19,9 +19,18 @@ namespace {
 
 constexpr std::array<std::string_view, 7> kWeekdays = {
     "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
-constexpr std::array<std::string_view, 12> kMonths = {
-    "January", "February", "March",     "April",   "May",      "June",
-    "July",    "August",   "September", "October", "November", "December"};
+constexpr std::array<std::string_view, 12> kMonths = {"January",
+                                                      "February",
+                                                      "March",
+                                                      "April",
+                                                      "May",
+                                                      "June",
+                                                      "July",
+                                                      "August",
+                                                      "September",
+                                                      "October",
+                                                      "November",
+                                                      "December"};
 
 std::vector<int> values_of(std::uint64_t bits, int lo, int hi) {
     std::vector<int> out;
@@ -112,8 +121,8 @@ std::string clock(int h, int m, int s) {
 std::string unit_values(const std::vector<int>& v, std::string_view unit) {
     if (v.size() == 1) return fmt::format("at {} {}", unit, v[0]);
     if (auto p = progression(v)) {
-        return fmt::format("every {} {}s from {} {} through {}", p->step, unit, unit, p->first,
-                           p->last);
+        return fmt::format(
+            "every {} {}s from {} {} through {}", p->step, unit, unit, p->first, p->last);
     }
     return fmt::format("at {}s {}", unit, runs(v, number));
 }
@@ -125,8 +134,9 @@ std::string hours_phrase(const std::vector<int>& h) {
     if (h.size() == 1) return fmt::format("hour {}", h[0]);
     const auto p = progression(h);
     if (even_steps(p, 24)) return fmt::format("every {} hour", ordinal(p->step));
-    if (p) return fmt::format("every {} hour from hour {} through {}", ordinal(p->step),
-                              p->first, p->last);
+    if (p)
+        return fmt::format(
+            "every {} hour from hour {} through {}", ordinal(p->step), p->first, p->last);
     return fmt::format("hours {}", runs(h, number));
 }
 
@@ -157,8 +167,8 @@ TimePhrase time_phrase(const CronExpression& e) {
         if (h.size() == 24) {
             minutes = fmt::format("at minute {} past every hour", m[0]);
         } else if (h.size() >= 3 && h.back() - h.front() + 1 == static_cast<int>(h.size())) {
-            minutes = fmt::format("every hour from {} through {}", clock(h.front(), m[0]),
-                                  clock(h.back(), m[0]));
+            minutes = fmt::format(
+                "every hour from {} through {}", clock(h.front(), m[0]), clock(h.back(), m[0]));
         } else if (m[0] == 0 && even_steps(hp, 24)) {
             minutes = fmt::format("every {} hours", hp->step);
         } else {
@@ -170,8 +180,8 @@ TimePhrase time_phrase(const CronExpression& e) {
         if (h.size() == 24) {
             minutes = every;
         } else if (h.back() - h.front() + 1 == static_cast<int>(h.size())) {
-            minutes = fmt::format("{} from {} through {}", every, clock(h.front(), 0),
-                                  clock(h.back(), m.back()));
+            minutes = fmt::format(
+                "{} from {} through {}", every, clock(h.front(), 0), clock(h.back(), m.back()));
         } else {
             minutes = fmt::format("{} during {}", every, hours_phrase(h));
         }
@@ -213,7 +223,8 @@ std::string weekdays_phrase(std::uint64_t bits, std::string_view last = "and") {
     for (int d : {1, 2, 3, 4, 5, 6, 0}) {
         if ((bits >> d & 1) != 0) v.push_back(d == 0 ? 7 : d);
     }
-    return runs(v, [](int d) { return weekday_name(d % 7); }, last);
+    return runs(
+        v, [](int d) { return weekday_name(d % 7); }, last);
 }
 
 std::string days_of_month_phrase(const CronExpression& e) {
@@ -223,7 +234,9 @@ std::string days_of_month_phrase(const CronExpression& e) {
         numbers = fmt::format("on day {} of the month", d[0]);
     } else if (auto p = progression(d)) {
         numbers = fmt::format("on every {} day of the month from day {} through {}",
-                              ordinal(p->step), p->first, p->last);
+                              ordinal(p->step),
+                              p->first,
+                              p->last);
     } else if (!d.empty()) {
         numbers = fmt::format("on days {} of the month", runs(d, number));
     }

@@ -21,8 +21,8 @@ using detail::kSecondsPerDay;
 
 constexpr std::array<std::string_view, 12> kMonthNames = {
     "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
-constexpr std::array<std::string_view, 7> kWeekdayNames = {"SUN", "MON", "TUE", "WED",
-                                                           "THU", "FRI", "SAT"};
+constexpr std::array<std::string_view, 7> kWeekdayNames = {
+    "SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
 
 struct FieldSpec {
     std::string_view name;
@@ -53,7 +53,9 @@ constexpr std::array<Macro, 7> kMacros = {{{"@yearly", "0 0 1 1 *"},
                                            {"@midnight", "0 0 * * *"},
                                            {"@hourly", "0 * * * *"}}};
 
-bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_blank(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
 
@@ -64,9 +66,7 @@ bool iequals(std::string_view a, std::string_view b) {
            });
 }
 
-ScheduleError cron_error(std::string message) {
-    return {ScheduleErrc::invalid_cron, message};
-}
+ScheduleError cron_error(std::string message) { return {ScheduleErrc::invalid_cron, message}; }
 
 ScheduleError field_error(const FieldSpec& spec, std::string_view message) {
     return cron_error(fmt::format("{}: {}", spec.name, message));
@@ -87,9 +87,8 @@ public:
         std::size_t start = 0;
         while (true) {
             const auto comma = token.find(',', start);
-            const auto item = token.substr(start, comma == std::string_view::npos
-                                                      ? std::string_view::npos
-                                                      : comma - start);
+            const auto item = token.substr(
+                start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
             if (item.empty()) {
                 return field_error(spec_, fmt::format("empty item in list \"{}\"", token));
             }
@@ -113,15 +112,17 @@ private:
                 if (v > 9999) break;
             }
             if (v < spec_.min || v > spec_.max) {
-                return field_error(spec_, fmt::format("\"{}\" is out of range {}-{}", token,
-                                                      spec_.min, spec_.max));
+                return field_error(
+                    spec_,
+                    fmt::format("\"{}\" is out of range {}-{}", token, spec_.min, spec_.max));
             }
             return v;
         }
         if (spec_.last && iequals(token, "L")) {
-            return field_error(spec_, fmt::format("\"{}\": L (the last day of the month) can "
-                                                  "only stand alone or end a range",
-                                                  item));
+            return field_error(spec_,
+                               fmt::format("\"{}\": L (the last day of the month) can "
+                                           "only stand alone or end a range",
+                                           item));
         }
         if (std::all_of(token.begin(), token.end(), is_alpha)) {
             if (spec_.names == nullptr) {
@@ -138,8 +139,8 @@ private:
         if (token.front() == '-' || token.front() == '+') {
             return field_error(spec_, fmt::format("\"{}\" is not a number (no signs)", item));
         }
-        return field_error(spec_, fmt::format("\"{}\" is not a number{}", token,
-                                              spec_.names ? " or a name" : ""));
+        return field_error(
+            spec_, fmt::format("\"{}\" is not a number{}", token, spec_.names ? " or a name" : ""));
     }
 
     ScheduleResult<void> parse_item(std::string_view item, FieldBits& out) {
@@ -152,8 +153,8 @@ private:
                 return field_error(spec_, fmt::format("missing step after \"/\" in \"{}\"", item));
             }
             if (!std::all_of(step_text.begin(), step_text.end(), is_digit)) {
-                return field_error(spec_, fmt::format("step \"{}\" in \"{}\" is not a number",
-                                                      step_text, item));
+                return field_error(
+                    spec_, fmt::format("step \"{}\" in \"{}\" is not a number", step_text, item));
             }
             step = 0;
             for (char c : step_text) step = std::min(step * 10 + (c - '0'), 100'000);
@@ -161,7 +162,8 @@ private:
                 return field_error(spec_, fmt::format("step must be at least 1 in \"{}\"", item));
             }
             if (base.empty()) {
-                return field_error(spec_, fmt::format("missing value before \"/\" in \"{}\"", item));
+                return field_error(spec_,
+                                   fmt::format("missing value before \"/\" in \"{}\"", item));
             }
         }
         // The top of `*` and `N/STEP`: 7 for day-of-week, as Vixie cron and croniter count it.
@@ -228,9 +230,13 @@ private:
             hint += b == spec_.min ? std::string(second)
                                    : fmt::format("{}-{}", spell(spec_.min, second), second);
         }
-        return field_error(spec_, fmt::format("range \"{}\" is reversed ({} > {}); write the two "
-                                              "parts instead, e.g. \"{}\"",
-                                              item, a, b, hint));
+        return field_error(spec_,
+                           fmt::format("range \"{}\" is reversed ({} > {}); write the two "
+                                       "parts instead, e.g. \"{}\"",
+                                       item,
+                                       a,
+                                       b,
+                                       hint));
     }
 
     const FieldSpec& spec_;
@@ -245,8 +251,8 @@ ScheduleResult<CronExpression> CronExpression::try_parse(std::string_view text) 
 
     std::string_view fields_text = text;
     if (text.front() == '@') {
-        const auto it = std::find_if(kMacros.begin(), kMacros.end(),
-                                     [&](const Macro& m) { return iequals(m.name, text); });
+        const auto it = std::find_if(
+            kMacros.begin(), kMacros.end(), [&](const Macro& m) { return iequals(m.name, text); });
         if (it == kMacros.end()) {
             return cron_error(fmt::format(
                 "unknown macro \"{}\" (known: @yearly @annually @monthly @weekly @daily "
@@ -271,7 +277,8 @@ ScheduleResult<CronExpression> CronExpression::try_parse(std::string_view text) 
         return cron_error(fmt::format(
             "expected 5 fields (minute hour day-of-month month day-of-week) or 6 (a leading "
             "second, then those five), got {} in \"{}\"",
-            fields.size(), text));
+            fields.size(),
+            text));
     }
 
     CronExpression e;
@@ -320,7 +327,8 @@ ScheduleResult<CronExpression> CronExpression::try_parse(std::string_view text) 
             return cron_error(fmt::format(
                 "day-of-month: \"{}\" never occurs in month \"{}\", so the expression would "
                 "never fire",
-                fields[o + 2], fields[o + 3]));
+                fields[o + 2],
+                fields[o + 3]));
         }
     }
 
@@ -456,8 +464,7 @@ std::optional<std::chrono::local_seconds> CronExpression::next_local(
 }
 
 std::optional<std::chrono::system_clock::time_point> CronExpression::next_after(
-    std::chrono::system_clock::time_point after,
-    const TimeZone& zone) const {
+    std::chrono::system_clock::time_point after, const TimeZone& zone) const {
     using std::chrono::local_seconds;
     using std::chrono::seconds;
     using std::chrono::sys_seconds;

@@ -131,8 +131,9 @@ void PosixTz::transitions_around(std::int64_t year, Transition (&out)[6]) const 
         out[2 * k] = {start_.local_in(y) - std_offset_, std_offset_, dst_offset_};
         out[2 * k + 1] = {end_.local_in(y) - dst_offset_, dst_offset_, std_offset_};
     }
-    std::sort(std::begin(out), std::end(out),
-              [](const Transition& a, const Transition& b) { return a.at < b.at; });
+    std::sort(std::begin(out), std::end(out), [](const Transition& a, const Transition& b) {
+        return a.at < b.at;
+    });
 }
 
 std::chrono::seconds PosixTz::offset_at(std::chrono::sys_seconds instant) const {

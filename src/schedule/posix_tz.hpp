@@ -38,8 +38,8 @@ private:
             month_week_day,  // Mm.w.d: weekday d of week w (5 = last) of month m
         };
         Kind kind = Kind::month_week_day;
-        int day = 0;      // Jn / n
-        int month = 0;    // Mm.w.d
+        int day = 0;    // Jn / n
+        int month = 0;  // Mm.w.d
         int week = 0;
         int weekday = 0;
         std::int64_t time = 7200;  // local wall-clock seconds after midnight, may be <0 or >24h

@@ -54,8 +54,7 @@ std::optional<detail::PosixTz> read_footer(const std::string& zone_name) {
     const auto start = bytes.rfind('\n', bytes.size() - 2);
     if (start == std::string::npos) return std::nullopt;
     const std::string_view footer(bytes.data() + start + 1, bytes.size() - start - 2);
-    if (!std::all_of(footer.begin(), footer.end(),
-                     [](char c) { return c > ' ' && c < 0x7f; })) {
+    if (!std::all_of(footer.begin(), footer.end(), [](char c) { return c > ' ' && c < 0x7f; })) {
         return std::nullopt;
     }
     return detail::PosixTz::parse(footer);
@@ -105,8 +104,7 @@ public:
                 return unknown_zone(name, suggest(name));
             }
             // The last listed transition: what date/tz reports for a far-future instant.
-            const auto last = data->zone->get_info(
-                date::sys_days(date::year(3000) / 1 / 1));
+            const auto last = data->zone->get_info(date::sys_days(date::year(3000) / 1 / 1));
             if (auto footer = read_footer(data->zone->name()); footer && footer->has_dst()) {
                 data->tail = *footer;
                 data->tail_from = date::floor<seconds>(last.begin).time_since_epoch().count();
@@ -143,7 +141,8 @@ LocalTimeInfo from_date_info(const date::local_info& li, std::int64_t local) {
     const auto first_offset = li.first.offset.count();
     switch (li.result) {
         case date::local_info::unique:
-            info.instant = info.second = info.transition = sys_seconds(seconds(local - first_offset));
+            info.instant = info.second = info.transition =
+                sys_seconds(seconds(local - first_offset));
             info.offset_before = info.offset_after = li.first.offset;
             break;
         case date::local_info::nonexistent:
@@ -218,8 +217,13 @@ std::string format_with_offset(std::chrono::system_clock::time_point instant,
     const std::int64_t days = detail::floor_div(local, detail::kSecondsPerDay);
     const std::int64_t sod = local - days * detail::kSecondsPerDay;
     const auto date = detail::civil_from_days(days);
-    std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", date.year, date.month,
-                                  date.day, sod / 3600, sod / 60 % 60, sod % 60);
+    std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                                  date.year,
+                                  date.month,
+                                  date.day,
+                                  sod / 3600,
+                                  sod / 60 % 60,
+                                  sod % 60);
     if (nanos != 0) {
         std::string fraction = fmt::format("{:09}", nanos);
         fraction.erase(fraction.find_last_not_of('0') + 1);
@@ -308,8 +312,9 @@ public:
         }
         if (i_ != text_.size()) return shape_error();
 
-        const std::int64_t secs = detail::days_from_civil(year, month, day) * detail::kSecondsPerDay +
-                                  hour * 3600LL + minute * 60LL + second - offset;
+        const std::int64_t secs =
+            detail::days_from_civil(year, month, day) * detail::kSecondsPerDay + hour * 3600LL +
+            minute * 60LL + second - offset;
         using Clock = std::chrono::system_clock;
         constexpr auto kMax =
             std::chrono::duration_cast<seconds>(Clock::duration::max()).count() - 1;

@@ -133,15 +133,14 @@ ScheduleResult<IntervalTrigger> IntervalTrigger::try_create(Duration interval,
                                                             std::optional<TimePoint> start,
                                                             std::optional<TimePoint> end) {
     if (interval <= Duration::zero()) {
-        return interval_error(fmt::format("interval must be greater than zero, got {}{}",
-                                          interval < Duration::zero() ? "-" : "",
-                                          format_duration(interval < Duration::zero()
-                                                              ? -interval
-                                                              : interval)));
+        return interval_error(
+            fmt::format("interval must be greater than zero, got {}{}",
+                        interval < Duration::zero() ? "-" : "",
+                        format_duration(interval < Duration::zero() ? -interval : interval)));
     }
     if (start && end && *end < *start) {
-        return interval_error(fmt::format("end {} is before start {}", format_iso8601(*end),
-                                          format_iso8601(*start)));
+        return interval_error(
+            fmt::format("end {} is before start {}", format_iso8601(*end), format_iso8601(*start)));
     }
     return IntervalTrigger(Checked{}, interval, start, end);
 }
@@ -218,9 +217,10 @@ ScheduleResult<Trigger> Trigger::try_parse(std::string_view text) {
             const auto eq = item.find('=');
             const auto key = item.substr(0, eq);
             if (eq == std::string_view::npos || (key != "start" && key != "end")) {
-                return trigger_error(text, fmt::format("unknown option \"{}\" (expected "
-                                                       "start=ISO-TIME or end=ISO-TIME)",
-                                                       item));
+                return trigger_error(text,
+                                     fmt::format("unknown option \"{}\" (expected "
+                                                 "start=ISO-TIME or end=ISO-TIME)",
+                                                 item));
             }
             auto instant = try_parse_iso8601(item.substr(eq + 1));
             if (!instant) return instant.error();
@@ -235,8 +235,8 @@ ScheduleResult<Trigger> Trigger::try_parse(std::string_view text) {
         if (!instant) return instant.error();
         return Trigger(DateTrigger(*instant));
     }
-    return trigger_error(text, fmt::format("unknown kind \"{}\" (expected cron, interval or date)",
-                                           kind));
+    return trigger_error(
+        text, fmt::format("unknown kind \"{}\" (expected cron, interval or date)", kind));
 }
 
 Trigger Trigger::parse(std::string_view text) { return try_parse(text).value(); }

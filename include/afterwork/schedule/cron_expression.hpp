@@ -97,8 +97,7 @@ public:
     /// passes twice fires at its first occurrence only. nullopt when the next one is beyond
     /// what `system_clock::time_point` holds (year 2262).
     std::optional<std::chrono::system_clock::time_point> next_after(
-        std::chrono::system_clock::time_point after,
-        const TimeZone& zone = {}) const;
+        std::chrono::system_clock::time_point after, const TimeZone& zone = {}) const;
 
     /// Same fields and text.
     friend bool operator==(const CronExpression&, const CronExpression&) = default;
@@ -116,8 +115,8 @@ private:
     std::uint64_t seconds_ = 0;
     std::uint64_t minutes_ = 0;
     std::uint32_t hours_ = 0;
-    std::uint32_t days_ = 0;   // bits 1..31
-    std::uint16_t months_ = 0; // bits 1..12
+    std::uint32_t days_ = 0;     // bits 1..31
+    std::uint16_t months_ = 0;   // bits 1..12
     std::uint8_t weekdays_ = 0;  // bits 0..6
     std::uint8_t flags_ = 0;
     std::string text_;

@@ -28,6 +28,9 @@ struct ZoneData;
 /// it, which is the instant of the change (02:30 on a spring-forward day in America/New_York
 /// → 03:00 EDT); one that exists twice (repeated by a clock that moved back) is its first
 /// occurrence (01:30 on a fall-back day in America/New_York → 01:30 EDT, never 01:30 EST).
+///
+/// @par Thread safety
+/// A plain value: distinct objects safe, shared unsafe.
 struct LocalTimeInfo {
     enum class Kind : std::uint8_t {
         unique,       ///< the wall-clock time exists once

@@ -105,7 +105,9 @@ public:
 
 private:
     struct Checked {};
-    IntervalTrigger(Checked, Duration interval, std::optional<TimePoint> start,
+    IntervalTrigger(Checked,
+                    Duration interval,
+                    std::optional<TimePoint> start,
                     std::optional<TimePoint> end) noexcept
         : interval_(interval), start_(start), end_(end) {}
 

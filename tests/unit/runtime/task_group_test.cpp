@@ -10,6 +10,7 @@
 
 #include <afterwork/runtime/loop.hpp>
 #include <afterwork/runtime/sleep.hpp>
+#include <afterwork/runtime/task_handle.hpp>
 
 namespace afterwork {
 namespace {
@@ -107,6 +108,75 @@ TEST(IsCancellation, RecognisesOnlyOperationAborted) {
     EXPECT_TRUE(is_cancellation(aborted));
     EXPECT_FALSE(is_cancellation(other));
     EXPECT_FALSE(is_cancellation(nullptr));
+}
+
+}  // namespace
+}  // namespace afterwork
+
+namespace afterwork {
+namespace {
+
+using namespace std::chrono_literals;
+
+Task<void> fail_after(std::chrono::milliseconds delay, std::string message) {
+    co_await sleep_for(delay);
+    throw std::runtime_error(message);
+}
+
+Task<void> count_cancel(std::atomic<int>& cancelled) {
+    try {
+        co_await sleep_for(1h);
+    } catch (const boost::system::system_error&) {
+        ++cancelled;
+        throw;
+    }
+}
+
+Task<void> join_group(TaskGroup& group) { co_await group.join(); }
+
+TEST(TaskGroupJoin, WaitsForAllAndRethrowsTheFirstFailure) {
+    Loop loop;
+    loop.start();
+    TaskGroup group("join", [](std::string_view, std::exception_ptr) {});
+    std::atomic<int> done{0};
+    for (int i = 0; i < 5; ++i) {
+        group.spawn(loop.executor(), [](std::atomic<int>& d) -> Task<void> {
+            co_await sleep_for(5ms);
+            ++d;
+        }(done));
+    }
+    group.spawn(loop.executor(), fail_after(1ms, "first"));
+    group.spawn(loop.executor(), fail_after(20ms, "second"));
+    auto joiner = spawn(loop.executor(), join_group(group));
+    try {
+        joiner.get();
+        FAIL() << "join rethrows the first failure";
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "first");
+    }
+    EXPECT_EQ(done.load(), 5) << "join waited for every task";
+    EXPECT_EQ(group.size(), 0u);
+}
+
+TEST(TaskGroupJoin, CancelOnFailureStopsTheSiblings) {
+    Loop loop;
+    loop.start();
+    TaskGroup group("fail-fast", [](std::string_view, std::exception_ptr) {}, true);
+    std::atomic<int> cancelled{0};
+    for (int i = 0; i < 3; ++i) group.spawn(loop.executor(), count_cancel(cancelled));
+    group.spawn(loop.executor(), fail_after(1ms, "boom"));
+    auto joiner = spawn(loop.executor(), join_group(group));
+    EXPECT_THROW(joiner.get(), std::runtime_error);
+    EXPECT_EQ(cancelled.load(), 3);
+    EXPECT_NE(group.first_failure(), nullptr);
+}
+
+TEST(TaskGroupJoin, AnEmptyGroupJoinsAtOnce) {
+    Loop loop;
+    loop.start();
+    TaskGroup group("empty");
+    auto joiner = spawn(loop.executor(), join_group(group));
+    EXPECT_NO_THROW(joiner.get());
 }
 
 }  // namespace

@@ -28,8 +28,8 @@ Run run(std::vector<std::string> args) {
     testing::Process process(AFTERWORK_BINARY, std::move(args));
     const auto status = process.wait_exit(60s);  // generous: an ASan build on a busy machine
     EXPECT_TRUE(status && status->exited) << process.diagnostics();
-    return {status && status->exited ? status->code : -1, process.stdout_text(),
-            process.stderr_text()};
+    return {
+        status && status->exited ? status->code : -1, process.stdout_text(), process.stderr_text()};
 }
 
 int lines(const std::string& text) {
@@ -39,7 +39,14 @@ int lines(const std::string& text) {
 }
 
 TEST(CronCommand, NextPrintsFireTimesInTheZone) {
-    const auto r = run({"cron", "next", "0 9 * * *", "--tz", "Asia/Kolkata", "-n", "3", "--after",
+    const auto r = run({"cron",
+                        "next",
+                        "0 9 * * *",
+                        "--tz",
+                        "Asia/Kolkata",
+                        "-n",
+                        "3",
+                        "--after",
                         "2026-11-22T10:00:00+05:30"});
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(r.out,
@@ -61,8 +68,15 @@ TEST(CronCommand, NextDefaultsToFiveInUtc) {
 }
 
 TEST(CronCommand, NextAcrossDaylightSaving) {
-    const auto r = run({"cron", "next", "30 2 * * *", "--tz", "America/New_York", "-n", "2",
-                        "--after", "2026-03-07T12:00:00-05:00"});
+    const auto r = run({"cron",
+                        "next",
+                        "30 2 * * *",
+                        "--tz",
+                        "America/New_York",
+                        "-n",
+                        "2",
+                        "--after",
+                        "2026-03-07T12:00:00-05:00"});
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(r.out, "2026-03-08T03:00:00-04:00\n2026-03-09T02:30:00-04:00\n");
 }

@@ -78,8 +78,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"0 0 */2 * MON",
              "At 00:00 on every 2nd day of the month from day 1 through 31 if that day is "
              "Monday"},
-        Case{"0 0 1-7 * */7",
-             "At 00:00 on days 1 through 7 of the month if that day is Sunday"},
+        Case{"0 0 1-7 * */7", "At 00:00 on days 1 through 7 of the month if that day is Sunday"},
         Case{"0 0 1-31 * 1", "At 00:00 every day"},
         Case{"0 0 * * 0-7", "At 00:00 every day"}));
 

@@ -16,9 +16,7 @@
 
 namespace afterwork::testing {
 
-inline std::chrono::system_clock::time_point at(std::string_view iso) {
-    return parse_iso8601(iso);
-}
+inline std::chrono::system_clock::time_point at(std::string_view iso) { return parse_iso8601(iso); }
 
 /// The next `n` fire times of `expression` in `zone` after `after`, formatted in `zone`.
 inline std::vector<std::string> next_fires(std::string_view expression,

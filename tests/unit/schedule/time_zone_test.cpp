@@ -28,9 +28,7 @@ using Strings = std::vector<std::string>;
 sys_seconds sys(std::string_view iso) { return std::chrono::floor<seconds>(at(iso)); }
 
 // A wall-clock time written as ISO without offset, e.g. "2026-03-08T02:30:00".
-local_seconds wall(std::string iso) {
-    return local_seconds(sys(iso + "Z").time_since_epoch());
-}
+local_seconds wall(std::string iso) { return local_seconds(sys(iso + "Z").time_since_epoch()); }
 
 TEST(TimeZone, DefaultIsUtc) {
     const TimeZone utc;
@@ -106,20 +104,24 @@ TEST(TimeZone, LookupSaysSkippedAndRepeatedTimes) {
 
 TEST(CronDaylightSaving, NewYorkSkippedTimeFiresAtTheChange) {
     EXPECT_EQ(next_fires("30 2 * * *", "2026-03-06T12:00:00-05:00", 3, "America/New_York"),
-              (Strings{"2026-03-07T02:30:00-05:00", "2026-03-08T03:00:00-04:00",
+              (Strings{"2026-03-07T02:30:00-05:00",
+                       "2026-03-08T03:00:00-04:00",
                        "2026-03-09T02:30:00-04:00"}));
 }
 
 TEST(CronDaylightSaving, NewYorkSeveralSkippedTimesFireOnce) {
     EXPECT_EQ(next_fires("*/15 2 * * *", "2026-03-08T00:00:00-05:00", 3, "America/New_York"),
-              (Strings{"2026-03-08T03:00:00-04:00", "2026-03-09T02:00:00-04:00",
+              (Strings{"2026-03-08T03:00:00-04:00",
+                       "2026-03-09T02:00:00-04:00",
                        "2026-03-09T02:15:00-04:00"}));
     // 02:00, 02:30 and 03:00 all land on 03:00 EDT: one firing.
     EXPECT_EQ(next_fires("0,30 2,3 * * *", "2026-03-08T00:00:00-05:00", 3, "America/New_York"),
-              (Strings{"2026-03-08T03:00:00-04:00", "2026-03-08T03:30:00-04:00",
+              (Strings{"2026-03-08T03:00:00-04:00",
+                       "2026-03-08T03:30:00-04:00",
                        "2026-03-09T02:00:00-04:00"}));
     EXPECT_EQ(next_fires("0 * * * *", "2026-03-08T00:30:00-05:00", 3, "America/New_York"),
-              (Strings{"2026-03-08T01:00:00-05:00", "2026-03-08T03:00:00-04:00",
+              (Strings{"2026-03-08T01:00:00-05:00",
+                       "2026-03-08T03:00:00-04:00",
                        "2026-03-08T04:00:00-04:00"}));
     // Asked from the change itself, the skipped times are already spent.
     EXPECT_EQ(next_fires("30 2 * * *", "2026-03-08T03:00:00-04:00", 1, "America/New_York"),
@@ -132,8 +134,10 @@ TEST(CronDaylightSaving, NewYorkRepeatedTimeFiresOnceAtItsFirstOccurrence) {
     EXPECT_EQ(next_fires("30 1 * * *", "2026-10-31T12:00:00-04:00", 2, "America/New_York"),
               (Strings{"2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00"}));
     EXPECT_EQ(next_fires("*/30 * * * *", "2026-11-01T00:45:00-04:00", 4, "America/New_York"),
-              (Strings{"2026-11-01T01:00:00-04:00", "2026-11-01T01:30:00-04:00",
-                       "2026-11-01T02:00:00-05:00", "2026-11-01T02:30:00-05:00"}));
+              (Strings{"2026-11-01T01:00:00-04:00",
+                       "2026-11-01T01:30:00-04:00",
+                       "2026-11-01T02:00:00-05:00",
+                       "2026-11-01T02:30:00-05:00"}));
 }
 
 TEST(CronDaylightSaving, NewYorkAskedDuringTheSecondPass) {
@@ -165,7 +169,8 @@ TEST(CronDaylightSaving, LordHoweHalfHourGap) {
     EXPECT_EQ(next_fires("45 2 * * *", "2026-10-03T12:00:00+10:30", 1, "Australia/Lord_Howe"),
               (Strings{"2026-10-04T02:45:00+11:00"}));
     EXPECT_EQ(next_fires("0 * * * *", "2026-10-04T00:30:00+10:30", 3, "Australia/Lord_Howe"),
-              (Strings{"2026-10-04T01:00:00+10:30", "2026-10-04T02:30:00+11:00",
+              (Strings{"2026-10-04T01:00:00+10:30",
+                       "2026-10-04T02:30:00+11:00",
                        "2026-10-04T03:00:00+11:00"}));
 }
 
@@ -173,15 +178,18 @@ TEST(CronDaylightSaving, LordHoweHalfHourRepeat) {
     EXPECT_EQ(next_fires("45 1 * * *", "2026-04-04T12:00:00+11:00", 2, "Australia/Lord_Howe"),
               (Strings{"2026-04-05T01:45:00+11:00", "2026-04-06T01:45:00+10:30"}));
     EXPECT_EQ(next_fires("*/10 * * * *", "2026-04-05T01:25:00+11:00", 4, "Australia/Lord_Howe"),
-              (Strings{"2026-04-05T01:30:00+11:00", "2026-04-05T01:40:00+11:00",
-                       "2026-04-05T01:50:00+11:00", "2026-04-05T02:00:00+10:30"}));
+              (Strings{"2026-04-05T01:30:00+11:00",
+                       "2026-04-05T01:40:00+11:00",
+                       "2026-04-05T01:50:00+11:00",
+                       "2026-04-05T02:00:00+10:30"}));
 }
 
 // --- Asia/Kolkata: +05:30 all year, nothing skipped or repeated ---------------------------
 
 TEST(CronDaylightSaving, KolkataHasNone) {
     EXPECT_EQ(next_fires("0 9 * * *", "2026-11-22T10:00:00+05:30", 3, "Asia/Kolkata"),
-              (Strings{"2026-11-23T09:00:00+05:30", "2026-11-24T09:00:00+05:30",
+              (Strings{"2026-11-23T09:00:00+05:30",
+                       "2026-11-24T09:00:00+05:30",
                        "2026-11-25T09:00:00+05:30"}));
     EXPECT_EQ(next_fires("30 2 * * *", "2026-03-07T12:00:00+05:30", 2, "Asia/Kolkata"),
               (Strings{"2026-03-08T02:30:00+05:30", "2026-03-09T02:30:00+05:30"}));
@@ -212,8 +220,7 @@ TEST(TimeZone, DaylightSavingContinuesAfter2037) {
     const auto berlin = TimeZone::locate("Europe/Berlin");
     EXPECT_EQ(berlin.offset_at(sys("2045-03-26T00:59:59Z")), 1h);
     EXPECT_EQ(berlin.offset_at(sys("2045-03-26T01:00:00Z")), 2h);
-    EXPECT_EQ(berlin.lookup(wall("2045-03-26T02:30:00")).kind,
-              LocalTimeInfo::Kind::nonexistent);
+    EXPECT_EQ(berlin.lookup(wall("2045-03-26T02:30:00")).kind, LocalTimeInfo::Kind::nonexistent);
     EXPECT_EQ(berlin.lookup(wall("2045-10-29T02:30:00")).kind, LocalTimeInfo::Kind::ambiguous);
 }
 
@@ -234,10 +241,14 @@ TEST(Iso8601, Formats) {
 
 TEST(Iso8601, Parses) {
     const auto expected = at("2026-12-01T03:30:00Z");
-    for (const char* text :
-         {"2026-12-01T09:00:00+05:30", "2026-12-01T09:00+05:30", "2026-12-01t03:30:00z",
-          "2026-12-01 03:30:00Z", "2026-12-01T09:00:00+0530", "2026-12-01T08:30:00+05",
-          "2026-11-30T22:30:00-05:00", "2026-12-01T03:30:00.000Z"}) {
+    for (const char* text : {"2026-12-01T09:00:00+05:30",
+                             "2026-12-01T09:00+05:30",
+                             "2026-12-01t03:30:00z",
+                             "2026-12-01 03:30:00Z",
+                             "2026-12-01T09:00:00+0530",
+                             "2026-12-01T08:30:00+05",
+                             "2026-11-30T22:30:00-05:00",
+                             "2026-12-01T03:30:00.000Z"}) {
         const auto r = try_parse_iso8601(text);
         ASSERT_TRUE(r) << text << ": " << r.error().what();
         EXPECT_EQ(*r, expected) << text;

@@ -94,8 +94,7 @@ TEST(IntervalTrigger, RejectsBadIntervals) {
     r = IntervalTrigger::try_create(1h, at("2026-12-02T00:00:00Z"), at("2026-12-01T00:00:00Z"));
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code(), ScheduleErrc::invalid_interval);
-    EXPECT_STREQ(r.error().what(),
-                 "end 2026-12-01T00:00:00Z is before start 2026-12-02T00:00:00Z");
+    EXPECT_STREQ(r.error().what(), "end 2026-12-01T00:00:00Z is before start 2026-12-02T00:00:00Z");
     EXPECT_THROW(IntervalTrigger(-1ms), ScheduleError);
 }
 
@@ -105,9 +104,9 @@ TEST(IntervalTrigger, Describes) {
     EXPECT_EQ(IntervalTrigger(90min).describe(), "Every 90 minutes");
     EXPECT_EQ(IntervalTrigger(1500ms).describe(), "Every 1500 milliseconds");
     EXPECT_EQ(IntervalTrigger(24h).describe(), "Every day");
-    EXPECT_EQ(IntervalTrigger(30s, at("2026-12-01T00:00:00Z"), at("2027-01-01T00:00:00Z"))
-                  .describe(),
-              "Every 30 seconds from 2026-12-01T00:00:00Z until 2027-01-01T00:00:00Z");
+    EXPECT_EQ(
+        IntervalTrigger(30s, at("2026-12-01T00:00:00Z"), at("2027-01-01T00:00:00Z")).describe(),
+        "Every 30 seconds from 2026-12-01T00:00:00Z until 2027-01-01T00:00:00Z");
 }
 
 TEST(DateTrigger, FiresOnce) {
@@ -131,8 +130,7 @@ TEST(Trigger, HoldsAnyKind) {
     EXPECT_EQ(next_text(interval, "2026-11-22T00:00:00Z"), "2026-11-22T00:05:00+00:00");
     EXPECT_EQ(next_text(date, "2026-12-01T09:00:00Z"), "none");
     EXPECT_EQ(cron.describe(), "At 08:00 on Monday (Europe/Berlin)");
-    EXPECT_EQ(date.visit([](const auto& t) { return t.to_string(); }),
-              "date:2026-12-01T09:00:00Z");
+    EXPECT_EQ(date.visit([](const auto& t) { return t.to_string(); }), "date:2026-12-01T09:00:00Z");
     EXPECT_NE(cron, interval);
     EXPECT_EQ(cron, Trigger(CronTrigger("0 8 * * MON", "Europe/Berlin")));
 }
@@ -181,34 +179,46 @@ TEST(Trigger, StringFormErrors) {
         const char* message;
     };
     for (const auto& c : {
-             Case{"weekly", ScheduleErrc::invalid_trigger,
+             Case{"weekly",
+                  ScheduleErrc::invalid_trigger,
                   "invalid trigger \"weekly\": expected cron:..., interval:... or date:..."},
-             Case{"every:5m", ScheduleErrc::invalid_trigger,
+             Case{"every:5m",
+                  ScheduleErrc::invalid_trigger,
                   "invalid trigger \"every:5m\": unknown kind \"every\" (expected cron, "
                   "interval or date)"},
-             Case{"cron:0 25 * * *@UTC", ScheduleErrc::invalid_cron,
+             Case{"cron:0 25 * * *@UTC",
+                  ScheduleErrc::invalid_cron,
                   "hour: \"25\" is out of range 0-23"},
-             Case{"cron:0 9 * * *@Mars/Olympus", ScheduleErrc::unknown_time_zone,
+             Case{"cron:0 9 * * *@Mars/Olympus",
+                  ScheduleErrc::unknown_time_zone,
                   "unknown time zone \"Mars/Olympus\""},
-             Case{"interval:0s", ScheduleErrc::invalid_interval,
+             Case{"interval:0s",
+                  ScheduleErrc::invalid_interval,
                   "interval must be greater than zero, got 0s"},
-             Case{"interval:", ScheduleErrc::invalid_interval,
+             Case{"interval:",
+                  ScheduleErrc::invalid_interval,
                   "missing interval (e.g. 300s, 5m, 1h30m)"},
-             Case{"interval:5", ScheduleErrc::invalid_interval,
+             Case{"interval:5",
+                  ScheduleErrc::invalid_interval,
                   "interval \"5\" needs a unit after 5 (ns, us, ms, s, m, h or d)"},
-             Case{"interval:5x", ScheduleErrc::invalid_interval,
+             Case{"interval:5x",
+                  ScheduleErrc::invalid_interval,
                   "interval \"5x\" needs a unit after 5 (ns, us, ms, s, m, h or d)"},
-             Case{"interval:-5s", ScheduleErrc::invalid_interval,
+             Case{"interval:-5s",
+                  ScheduleErrc::invalid_interval,
                   "interval \"-5s\" is not a duration (e.g. 300s, 5m, 1h30m, 250ms)"},
-             Case{"interval:99999999999d", ScheduleErrc::invalid_interval,
+             Case{"interval:99999999999d",
+                  ScheduleErrc::invalid_interval,
                   "interval \"99999999999d\" is too long"},
-             Case{"interval:5m,every=1", ScheduleErrc::invalid_trigger,
+             Case{"interval:5m,every=1",
+                  ScheduleErrc::invalid_trigger,
                   "invalid trigger \"interval:5m,every=1\": unknown option \"every=1\" "
                   "(expected start=ISO-TIME or end=ISO-TIME)"},
              Case{"interval:5m,start=2026-12-02T00:00:00Z,end=2026-12-01T00:00:00Z",
                   ScheduleErrc::invalid_interval,
                   "end 2026-12-01T00:00:00Z is before start 2026-12-02T00:00:00Z"},
-             Case{"date:2026-12-01", ScheduleErrc::invalid_time,
+             Case{"date:2026-12-01",
+                  ScheduleErrc::invalid_time,
                   "invalid time \"2026-12-01\": expected ISO 8601 like 2026-12-01T09:00:00Z or "
                   "2026-12-01T09:00:00+05:30"},
          }) {

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+#include "runtime/wait_list.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace afterwork::detail {
+
+namespace asio = boost::asio;
+
+std::shared_ptr<WaitList::Waiter> WaitList::add(const Executor& executor) {
+    auto waiter = std::make_shared<Waiter>(executor);
+    std::erase_if(waiters_, [](const auto& weak) { return weak.expired(); });
+    waiters_.push_back(waiter);
+    return waiter;
+}
+
+void WaitList::wake_all() {
+    for (auto& weak : waiters_) {
+        if (auto waiter = weak.lock()) {
+            // The timer belongs to the waiter's loop: cancel it there. A waiter that has not
+            // started its wait yet is on that loop too, so the cancel runs after it started.
+            asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
+        }
+    }
+    waiters_.clear();
+}
+
+Task<void> WaitList::sleep(std::shared_ptr<Waiter> waiter, bool cancellable) {
+    boost::system::error_code ignored;
+    if (cancellable) {
+        co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    } else {
+        co_await waiter->timer.async_wait(asio::bind_cancellation_slot(
+            asio::cancellation_slot(), asio::redirect_error(asio::use_awaitable, ignored)));
+    }
+}
+
+}  // namespace afterwork::detail
