@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The `afterwork` command: `serve` runs the reference service.
 
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
     if (cron_command.parsed()) return cron_command.run();
     if (serve_command->parsed()) {
         auto to_ms = [](double seconds) {
-            return std::chrono::milliseconds(static_cast<long>(seconds * 1000));
+            return std::chrono::milliseconds(std::llround(seconds * 1000));
         };
         options.drain_timeout = to_ms(drain_seconds);
         options.limits.header_timeout = to_ms(header_timeout);

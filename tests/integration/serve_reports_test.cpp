@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -172,7 +173,17 @@ std::vector<std::string> serve_args(const std::string& data_dir,
                                      "0.02",
                                      "--report-ttl",
                                      report_ttl};
-    args.insert(args.end(), extra.begin(), extra.end());  // later options win
+    // `extra` holds flag/value pairs: a flag already above gets the new value (the command
+    // refuses an option given twice), others are appended.
+    for (std::size_t i = 0; i + 1 < extra.size(); i += 2) {
+        auto flag = std::find(args.begin(), args.end(), extra[i]);
+        if (flag != args.end()) {
+            *std::next(flag) = extra[i + 1];
+        } else {
+            args.push_back(extra[i]);
+            args.push_back(extra[i + 1]);
+        }
+    }
     return args;
 }
 
@@ -615,12 +626,8 @@ TEST_F(ServeReports, TasksListsPeriodicAndSupervisedTasksWithGrowingRunCounts) {
 }
 
 TEST_F(ServeReports, TasksReportIntervalsExactlyAsGiven) {
-    // BUG: apps/afterwork/main.cpp (`to_ms` in main) converts seconds to milliseconds with
-    // static_cast<long>(seconds * 1000), which truncates: 2.01 * 1000 is 2009.9999999999998 in
-    // binary floating point, so `--exchange-rates-interval 2.01` runs every 2009 ms and /tasks
-    // reports 2.009 (741 of the 99,999 values 0.001..99.999 lose a millisecond this way; the
-    // --report-ttl, --drain-timeout and timeout options share the helper). Rounding
-    // (std::llround) fixes it.
+    // Seconds become milliseconds rounded, not truncated: 2.01 * 1000 is 2009.9999999999998
+    // in binary floating point (so are 1.001 and 740 more of the values 0.001..99.999).
     ASSERT_NO_FATAL_FAILURE(start("3600",
                                   {"--exchange-rates-interval", "2.01", "--analytics-interval",
                                    "1.001"}));

@@ -59,7 +59,8 @@ struct LocalTimeInfo {
 /// is right.
 ///
 /// A `TimeZone` is a small handle (a shared pointer to immutable, cached zone data); copies are
-/// cheap and compare equal when they name the same zone. `"UTC"`, `"Etc/UTC"`, `"GMT"` and
+/// cheap and compare equal when they have the same name (`US/Eastern` and `America/New_York`
+/// are the same rules under two names, and not equal). `"UTC"`, `"Etc/UTC"`, `"GMT"` and
 /// `"Etc/GMT"` take a fast path that never consults the database.
 ///
 /// @par Thread safety
