@@ -22,4 +22,8 @@
 #include <afterwork/runtime/task.hpp>
 #include <afterwork/runtime/task_group.hpp>
 #include <afterwork/runtime/task_handle.hpp>
+#include <afterwork/schedule/cron_expression.hpp>
+#include <afterwork/schedule/schedule_error.hpp>
+#include <afterwork/schedule/time_zone.hpp>
+#include <afterwork/schedule/trigger.hpp>
 #include <afterwork/testing/test_client.hpp>

@@ -36,16 +36,6 @@ Response error_response(int status, std::string_view detail) {
 
 namespace {
 
-std::string describe(const std::exception_ptr& error) {
-    try {
-        std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-        return e.what();
-    } catch (...) {
-        return "a non-standard exception";
-    }
-}
-
 // The built-in exception handlers, after the user's.
 std::optional<Response> builtin_exception_response(const std::exception_ptr& error) {
     try {
@@ -150,7 +140,7 @@ struct BackgroundBatch {
             app->background.failed.fetch_add(1, std::memory_order_relaxed);
             spdlog::error("background task {} of {} failed (request id {}): {}", next + 1,
                           route_name(),
-                          request_id, describe(error));
+                          request_id, describe_exception(error));
         } else {
             app->background.succeeded.fetch_add(1, std::memory_order_relaxed);
         }
@@ -200,7 +190,7 @@ Task<std::string> run_hook_list(AppCore* app, std::vector<App::Hook> hooks,
         try {
             co_await hook(app->app);
         } catch (...) {
-            failure = describe(std::current_exception());
+            failure = describe_exception(std::current_exception());
         }
         if (failure.empty()) continue;
         if (!isolate_failures) co_return failure;
@@ -214,7 +204,7 @@ Task<void> run_lifespan(AppCore* app) {
     try {
         co_await app->lifespan(app->app);
     } catch (...) {
-        error = describe(std::current_exception());
+        error = describe_exception(std::current_exception());
     }
     std::lock_guard lock(app->mutex);
     app->lifespan_finished = true;
@@ -310,7 +300,7 @@ Task<Response> AppCore::handle(RequestData& data, BackgroundTasks& tasks, bool& 
     if (!is_cancellation(error)) {
         spdlog::error("{} {} failed (request id {}): {}", request.method(),
                       request.route().empty() ? request.path() : request.route(),
-                      data.request_id, describe(error));
+                      data.request_id, describe_exception(error));
     }
     co_return json_response(500, {{"detail", "Internal Server Error"},
                                   {"request_id", data.request_id}});
@@ -633,7 +623,7 @@ void App::start(const ServeOptions& options) {
         core.run_hooks(core.startup_hooks, false);
         core.start_recurring();
     } catch (...) {
-        failure = detail::describe(std::current_exception());
+        failure = describe_exception(std::current_exception());
     }
     if (!failure.empty()) {
         // Let a lifespan that reached serving() clean up what it opened.

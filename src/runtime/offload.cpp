@@ -31,6 +31,17 @@ bool is_cancellation(const std::exception_ptr& error) noexcept {
     }
 }
 
+std::string describe_exception(const std::exception_ptr& error) {
+    if (!error) return {};
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "a non-standard exception";
+    }
+}
+
 BlockingPool& default_blocking_pool() {
     static BlockingPool pool(BlockingPoolOptions{
         "blocking", std::min<std::size_t>(32, std::thread::hardware_concurrency() + 4), 10'000});

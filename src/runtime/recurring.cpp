@@ -34,16 +34,6 @@ struct RecurringState {
 
 namespace {
 
-std::string describe(const std::exception_ptr& error) {
-    try {
-        std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-        return e.what();
-    } catch (...) {
-        return "a non-standard exception";
-    }
-}
-
 SystemClock::time_point wall_time(SteadyClock::time_point when) {
     return SystemClock::now() +
            std::chrono::duration_cast<SystemClock::duration>(when - SteadyClock::now());
@@ -87,7 +77,7 @@ Task<void> periodic_loop(std::shared_ptr<detail::RecurringState> state,
         });
         auto error = co_await run_once(function);
         if (error) {
-            auto message = describe(error);
+            auto message = describe_exception(error);
             spdlog::error("periodic task {} failed: {}", state->status.name, message);
             state->update([&](RecurringStatus& s) {
                 ++s.failures;
@@ -127,7 +117,7 @@ Task<void> supervise_loop(std::shared_ptr<detail::RecurringState> state,
             state->update([](RecurringStatus& s) { s.state = "completed"; });
             co_return;
         }
-        const auto message = describe(error);
+        const auto message = describe_exception(error);
         const auto now = SteadyClock::now();
         if (now - started >= options.healthy_after) consecutive = 0;
         ++consecutive;
@@ -197,9 +187,35 @@ RecurringFunction blocking(std::function<void()> function) {
     return [shared] { return run_plain(shared); };
 }
 
-PeriodicTask::PeriodicTask(const Executor& executor, std::string name,
-                           std::chrono::milliseconds interval, RecurringFunction function,
-                           PeriodicOptions options) {
+RecurringTask::RecurringTask(const Executor& executor, detail::RecurringStart start)
+    : state_(std::move(start.state)) {
+    SpawnOptions options;
+    options.name = state_->status.name;
+    loop_ = spawn(executor, until_stopped(state_, std::move(start.loop)), std::move(options));
+}
+
+RecurringTask::RecurringTask(RecurringTask&&) noexcept = default;
+RecurringTask& RecurringTask::operator=(RecurringTask&&) noexcept = default;
+RecurringTask::~RecurringTask() { stop(); }
+
+RecurringStatus RecurringTask::status() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->status;
+}
+
+void RecurringTask::stop() noexcept {
+    if (loop_) loop_.cancel(CancelReason::shutdown);
+}
+
+bool RecurringTask::wait_stopped(std::chrono::steady_clock::duration timeout) {
+    return !loop_ || loop_.wait_for(timeout);
+}
+
+namespace {
+
+detail::RecurringStart start_periodic(const std::string& name,
+                                     std::chrono::milliseconds interval,
+                                     RecurringFunction function, const PeriodicOptions& options) {
     if (interval.count() <= 0) {
         throw std::invalid_argument("periodic task " + name + ": the interval must be positive");
     }
@@ -208,32 +224,13 @@ PeriodicTask::PeriodicTask(const Executor& executor, std::string name,
                                     ": initial delay and jitter cannot be negative");
     }
     if (!function) throw std::invalid_argument("periodic task " + name + ": no function");
-    state_ = make_state(name, "periodic", interval);
-    SpawnOptions spawn_options;
-    spawn_options.name = std::move(name);
-    auto loop = periodic_loop(state_, interval, std::move(function), options);
-    loop_ = spawn(executor, until_stopped(state_, std::move(loop)), std::move(spawn_options));
+    auto state = make_state(name, "periodic", interval);
+    auto loop = periodic_loop(state, interval, std::move(function), options);
+    return {std::move(state), std::move(loop)};
 }
 
-PeriodicTask::PeriodicTask(PeriodicTask&&) noexcept = default;
-PeriodicTask& PeriodicTask::operator=(PeriodicTask&&) noexcept = default;
-PeriodicTask::~PeriodicTask() { stop(); }
-
-RecurringStatus PeriodicTask::status() const {
-    std::lock_guard lock(state_->mutex);
-    return state_->status;
-}
-
-void PeriodicTask::stop() noexcept {
-    if (loop_) loop_.cancel(CancelReason::shutdown);
-}
-
-bool PeriodicTask::wait_stopped(std::chrono::steady_clock::duration timeout) {
-    return !loop_ || loop_.wait_for(timeout);
-}
-
-Supervisor::Supervisor(const Executor& executor, std::string name, RecurringFunction factory,
-                       SupervisorOptions options) {
+detail::RecurringStart start_supervised(const std::string& name, RecurringFunction factory,
+                                       const SupervisorOptions& options) {
     if (!factory) throw std::invalid_argument("supervisor " + name + ": no factory");
     if (options.initial_backoff.count() <= 0 || options.max_backoff < options.initial_backoff ||
         options.multiplier < 1.0 || options.max_restarts < 0 || options.within.count() <= 0 ||
@@ -242,28 +239,20 @@ Supervisor::Supervisor(const Executor& executor, std::string name, RecurringFunc
             "supervisor " + name +
             ": backoffs must be positive (max >= initial), multiplier >= 1, limits >= 0");
     }
-    state_ = make_state(name, "supervised", std::chrono::milliseconds(0));
-    SpawnOptions spawn_options;
-    spawn_options.name = std::move(name);
-    auto loop = supervise_loop(state_, std::move(factory), options);
-    loop_ = spawn(executor, until_stopped(state_, std::move(loop)), std::move(spawn_options));
+    auto state = make_state(name, "supervised", std::chrono::milliseconds(0));
+    auto loop = supervise_loop(state, std::move(factory), options);
+    return {std::move(state), std::move(loop)};
 }
 
-Supervisor::Supervisor(Supervisor&&) noexcept = default;
-Supervisor& Supervisor::operator=(Supervisor&&) noexcept = default;
-Supervisor::~Supervisor() { stop(); }
+}  // namespace
 
-RecurringStatus Supervisor::status() const {
-    std::lock_guard lock(state_->mutex);
-    return state_->status;
-}
+PeriodicTask::PeriodicTask(const Executor& executor, std::string name,
+                           std::chrono::milliseconds interval, RecurringFunction function,
+                           PeriodicOptions options)
+    : RecurringTask(executor, start_periodic(name, interval, std::move(function), options)) {}
 
-void Supervisor::stop() noexcept {
-    if (loop_) loop_.cancel(CancelReason::shutdown);
-}
-
-bool Supervisor::wait_stopped(std::chrono::steady_clock::duration timeout) {
-    return !loop_ || loop_.wait_for(timeout);
-}
+Supervisor::Supervisor(const Executor& executor, std::string name, RecurringFunction factory,
+                       SupervisorOptions options)
+    : RecurringTask(executor, start_supervised(name, std::move(factory), options)) {}
 
 }  // namespace afterwork

@@ -24,16 +24,6 @@ namespace {
 std::atomic<std::uint64_t> next_task_id{1};
 std::atomic<std::uint64_t> unobserved{0};
 
-std::string describe(const std::exception_ptr& error) {
-    try {
-        std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-        return e.what();
-    } catch (...) {
-        return "a non-standard exception";
-    }
-}
-
 }  // namespace
 
 std::string_view to_string(TaskState state) noexcept {
@@ -75,7 +65,7 @@ TaskCore::~TaskCore() {
     if (state_ == TaskState::failed && !observed_) {
         unobserved.fetch_add(1, std::memory_order_relaxed);
         spdlog::error("task {} ({}) failed and nobody awaited it: {}", name_, id_,
-                      describe(error_));
+                      describe_exception(error_));
     }
 }
 

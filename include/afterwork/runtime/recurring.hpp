@@ -71,46 +71,49 @@ using RecurringFunction = std::function<Task<void>()>;
 
 namespace detail {
 struct RecurringState;
-}
+/// A recurring task about to start: its status and its loop.
+struct RecurringStart {
+    std::shared_ptr<RecurringState> state;
+    Task<void> loop;
+};
+}  // namespace detail
 
-class PeriodicTask {
+/// What a periodic and a supervised task share: a status and a clean stop. Stops (without
+/// waiting) when destroyed.
+class RecurringTask {
 public:
-    /// Starts running `function` every `interval` on `executor`. Throws std::invalid_argument
-    /// for an interval <= 0, a negative delay or jitter, or an empty function.
-    PeriodicTask(const Executor& executor, std::string name, std::chrono::milliseconds interval,
-                 RecurringFunction function, PeriodicOptions options = {});
-    PeriodicTask(PeriodicTask&&) noexcept;
-    PeriodicTask& operator=(PeriodicTask&&) noexcept;
-    /// Stops it (without waiting).
-    ~PeriodicTask();
+    RecurringTask(RecurringTask&&) noexcept;
+    RecurringTask& operator=(RecurringTask&&) noexcept;
+    ~RecurringTask();
 
     RecurringStatus status() const;
+    /// Cancels the current run (reason `shutdown`) and ends the loop.
     void stop() noexcept;
     /// Blocks a plain thread until the loop has ended; true when it has.
     bool wait_stopped(std::chrono::steady_clock::duration timeout);
+
+protected:
+    RecurringTask(const Executor& executor, detail::RecurringStart start);
 
 private:
     std::shared_ptr<detail::RecurringState> state_;
     TaskHandle<void> loop_;
 };
 
-class Supervisor {
+class PeriodicTask : public RecurringTask {
+public:
+    /// Starts running `function` every `interval` on `executor`. Throws std::invalid_argument
+    /// for an interval <= 0, a negative delay or jitter, or an empty function.
+    PeriodicTask(const Executor& executor, std::string name, std::chrono::milliseconds interval,
+                 RecurringFunction function, PeriodicOptions options = {});
+};
+
+class Supervisor : public RecurringTask {
 public:
     /// Starts `factory()` on `executor` under supervision. Throws std::invalid_argument for
     /// an empty factory, non-positive backoffs, a multiplier below 1 or negative limits.
     Supervisor(const Executor& executor, std::string name, RecurringFunction factory,
                SupervisorOptions options = {});
-    Supervisor(Supervisor&&) noexcept;
-    Supervisor& operator=(Supervisor&&) noexcept;
-    ~Supervisor();
-
-    RecurringStatus status() const;
-    void stop() noexcept;
-    bool wait_stopped(std::chrono::steady_clock::duration timeout);
-
-private:
-    std::shared_ptr<detail::RecurringState> state_;
-    TaskHandle<void> loop_;
 };
 
 /// Wraps a plain function as a RecurringFunction that runs it on the default blocking pool.

@@ -15,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <exception>
+#include <string>
 #include <type_traits>
 
 namespace afterwork {
@@ -35,5 +36,9 @@ inline constexpr bool is_task_v = is_task<std::remove_cvref_t<T>>::value;
 /// True for the exception a cancelled operation ends with (`operation_aborted`). Cancellation is
 /// not a failure: catch it only to clean up, then rethrow, and never log it as an error.
 bool is_cancellation(const std::exception_ptr& error) noexcept;
+
+/// The message of `error` for a log line: `what()`, or a placeholder for a non-standard
+/// exception; empty for null.
+std::string describe_exception(const std::exception_ptr& error);
 
 }  // namespace afterwork

@@ -94,8 +94,11 @@ public:
     /// The first instant strictly after `after` at which it fires in `zone`, by the rule of
     /// `LocalTimeInfo`: a matching wall-clock time the clock skips fires once at the instant of
     /// the change (several skipped matches collapse into that one firing), and one the clock
-    /// passes twice fires at its first occurrence only. nullopt when the next one is beyond
-    /// what `system_clock::time_point` holds (year 2262).
+    /// passes twice fires at its first occurrence only. The rule holds for every expression, so
+    /// `*/15 * * * *` pauses during the repeated hour (cronie instead keeps running jobs with
+    /// `*` in minute or hour through it); an `IntervalTrigger` or the UTC zone keeps a steady
+    /// cadence. nullopt when the next one is beyond what `system_clock::time_point` holds
+    /// (year 2262).
     std::optional<std::chrono::system_clock::time_point> next_after(
         std::chrono::system_clock::time_point after, const TimeZone& zone = {}) const;
 
