@@ -321,8 +321,9 @@ void build_reference_service(App& app, ReferenceOptions options) {
         auto id = jobs.new_id();
         SpawnOptions spawn_options;
         spawn_options.name = "report-" + id;
-        auto handle = spawn(request.executor(), generate_report(*data_dir / "reports", id, seconds),
-                            std::move(spawn_options));
+        // Tracked by the app: shutdown waits for it, then cancels it so it can clean up.
+        auto handle = request.app().spawn(generate_report(*data_dir / "reports", id, seconds),
+                                          std::move(spawn_options));
         jobs.add(std::move(handle), id);
         co_return json_response({{"job_id", id}, {"status", "running"}});
     });

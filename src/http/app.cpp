@@ -359,6 +359,22 @@ void AppCore::run_hooks(const std::vector<App::Hook>& hooks, bool shutdown) {
     if (!failure.empty()) throw std::runtime_error(failure);
 }
 
+std::size_t AppCore::running_tracked() {
+    std::lock_guard lock(tracked_mutex);
+    std::erase_if(tracked_tasks, [](const auto& weak) {
+        auto task = weak.lock();
+        return !task || task->done();
+    });
+    return tracked_tasks.size();
+}
+
+void AppCore::cancel_tracked() {
+    std::lock_guard lock(tracked_mutex);
+    for (auto& weak : tracked_tasks) {
+        if (auto task = weak.lock()) task->cancel(CancelReason::shutdown);
+    }
+}
+
 void AppCore::start_recurring() {
     for (std::size_t i = 0; i < recurring_specs.size(); ++i) {
         auto& spec = recurring_specs[i];
@@ -436,13 +452,19 @@ void AppCore::stop_ladder() {
         }
     }
 
-    // 2. Background tasks get what is left of the deadline, then are cancelled or abandoned.
+    // 2. Background tasks and tracked tasks get what is left of the deadline, then are
+    //    cancelled (they see it and clean up) or, not started yet, abandoned.
     background_group->close();
-    auto no_pending = [&] { return background.pending.load() == 0; };
+    auto no_pending = [&] {
+        return background.pending.load() == 0 && running_tracked() == 0;
+    };
     if (!wait_until(deadline, no_pending)) {
-        spdlog::warn("{} background task(s) still pending after the drain timeout: cancelling",
-                     background.pending.load());
+        spdlog::warn(
+            "{} background task(s) and {} tracked task(s) still running after the drain "
+            "timeout: cancelling",
+            background.pending.load(), running_tracked());
         background_group->cancel_all();
+        cancel_tracked();
         background_pool->drop_pending();
         {
             std::lock_guard lock(mutex);
@@ -533,6 +555,33 @@ void App::add_supervised(std::string name, RecurringFunction factory, Supervisor
                                       .function = std::move(factory),
                                       .periodic = {},
                                       .supervisor = options});
+}
+
+Executor App::spawn_executor() {
+    auto& core = *core_;
+    {
+        std::lock_guard lock(core.mutex);
+        if (core.phase != detail::AppCore::Phase::serving) {
+            throw std::logic_error("App::spawn: the app is not serving");
+        }
+    }
+    for (const auto& loop : core.loops) {
+        if (loop->running_in_this_thread()) return loop->executor();
+    }
+    return core.loops[core.next_spawn_loop.fetch_add(1) % core.loops.size()]->executor();
+}
+
+void App::track(detail::TaskCore& task) {
+    auto& core = *core_;
+    std::lock_guard lock(core.tracked_mutex);
+    // Keep the list short: forget tasks that ended.
+    if (core.tracked_tasks.size() >= 64 && core.tracked_tasks.size() % 64 == 0) {
+        std::erase_if(core.tracked_tasks, [](const auto& weak) {
+            auto alive = weak.lock();
+            return !alive || alive->done();
+        });
+    }
+    core.tracked_tasks.push_back(task.weak_from_this());
 }
 
 std::vector<RecurringStatus> App::recurring_status() const {

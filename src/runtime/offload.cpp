@@ -42,16 +42,18 @@ std::string describe_exception(const std::exception_ptr& error) {
     }
 }
 
+// The default pools are never destroyed: a call still blocked at exit must not hold the
+// process in a destructor that joins its thread; exit ends it with the process.
 BlockingPool& default_blocking_pool() {
-    static BlockingPool pool(BlockingPoolOptions{
+    static auto* pool = new BlockingPool(BlockingPoolOptions{
         "blocking", std::min<std::size_t>(32, std::thread::hardware_concurrency() + 4), 10'000});
-    return pool;
+    return *pool;
 }
 
 BlockingPool& cpu_pool() {
-    static BlockingPool pool(BlockingPoolOptions{
+    static auto* pool = new BlockingPool(BlockingPoolOptions{
         "cpu", std::max<std::size_t>(1, std::thread::hardware_concurrency()), 10'000});
-    return pool;
+    return *pool;
 }
 
 namespace detail {

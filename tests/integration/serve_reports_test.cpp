@@ -267,8 +267,8 @@ protected:
         return str(json.at("status"));
     }
 
-    // Polls the status until it is not `running` and returns it; every status seen on the way
-    // must be `running` (no other state comes before the final one).
+    // Polls the status until it is not `running` and returns it: the caller checks that the
+    // first state after `running` is the final one it expects.
     std::string final_status(const std::string& id) {
         std::string status;
         bool ended = eventually([&] {
@@ -667,14 +667,8 @@ TEST_F(ServeReports, SigtermWithLongJobAndActivePeriodicTasksExitsZero) {
 }
 
 TEST_F(ServeReports, SigtermCancelsRunningJobsSoTheyCanCleanUp) {
-    // BUG: apps/afterwork/reference_service.cpp (POST /reports/generate) starts each job with
-    // `spawn(request.executor(), generate_report(...))` and keeps the handle only in
-    // ReportJobs, so the shutdown ladder (src/http/app.cpp, AppCore::stop_ladder) neither
-    // cancels nor waits for the jobs: release_runtime destroys the loops and with them the
-    // suspended job frames. The job never sees a cancellation, its clean-up (the catch in
-    // generate_report logging "report cancelled") never runs, and a job inside to_thread at
-    // that moment outlives its loop (see SigtermWhileAJobIsInItsBlockingPartExitsCleanly).
-    // Issue 3 asks for *tracked* report jobs and a shutdown that cancels what still runs.
+    // Report jobs are tracked by the app (App::spawn): the shutdown ladder waits for them up
+    // to the drain deadline, then cancels them, so their clean-up runs before the exit.
     ASSERT_NO_FATAL_FAILURE(start("3600", {"--drain-timeout", "1"}));
     auto id = start_job("3600");
     ASSERT_FALSE(id.empty());
@@ -694,16 +688,9 @@ TEST_F(ServeReports, SigtermCancelsRunningJobsSoTheyCanCleanUp) {
 }
 
 TEST_F(ServeReports, SigtermWhileAJobIsInItsBlockingPartExitsCleanly) {
-    // BUG: the report jobs are spawned untracked (apps/afterwork/reference_service.cpp,
-    // POST /reports/generate: `spawn(request.executor(), generate_report(...))`, kept only in
-    // ReportJobs), so the shutdown ladder (src/http/app.cpp, AppCore::stop_ladder) neither
-    // waits for nor cancels them, and release_runtime destroys the loops while a job is still
-    // inside to_thread. The pool job (src/runtime/offload.cpp, await_blocking) owns the
-    // coroutine's handler and a work guard on that loop's io_context: when the blocking call
-    // returns after the loops are gone, BlockingWait::complete posts to the destroyed
-    // io_context (and the guard's reset touches it): a heap-use-after-free. Also, the default
-    // blocking pool's destructor at exit waits for the blocked call, so the process cannot exit
-    // until it returns; and the job never sees a cancellation to clean up after.
+    // A job blocked in to_thread at shutdown is cancelled: its wait ends at once, the loops
+    // go only after, and the blocked call is left to the process exit (the default pools are
+    // never destroyed), so there is no use-after-free and no hang.
     ASSERT_NO_FATAL_FAILURE(start("3600", {"--drain-timeout", "1"}));
     auto id = job_blocked_in_its_file_write();
     if (wchan_hidden_) GTEST_SKIP() << "/proc/<pid>/task/*/wchan is hidden here";

@@ -61,6 +61,7 @@
 #include <afterwork/http/state.hpp>
 #include <afterwork/runtime/recurring.hpp>
 #include <afterwork/runtime/task.hpp>
+#include <afterwork/runtime/task_handle.hpp>
 
 namespace afterwork {
 
@@ -221,6 +222,18 @@ public:
     void supervise(std::string name, F factory, SupervisorOptions options = {}) {
         add_supervised(std::move(name), adapt_recurring(std::move(factory)), options);
     }
+    /// Starts `task` as a tracked task of the app — `asyncio.create_task` for work that
+    /// outlives a request (a report job a client polls): on the calling loop when called from
+    /// one, else on the next loop. Shutdown waits for it like a background task, up to the
+    /// drain deadline, then cancels it (reason `shutdown`) so it can clean up. Thread-safe;
+    /// throws std::logic_error when the app is not serving.
+    template <class T>
+    TaskHandle<T> spawn(Task<T> task, SpawnOptions options = {}) {
+        auto handle = afterwork::spawn(spawn_executor(), std::move(task), std::move(options));
+        track(handle.core());
+        return handle;
+    }
+
     /// Every periodic and supervised task with its state, runs, failures and next run.
     /// Thread-safe.
     std::vector<RecurringStatus> recurring_status() const;
@@ -254,6 +267,8 @@ private:
     void add_exception_handler(ExceptionHandler handler);
     void add_startup(Hook hook);
     void add_shutdown(Hook hook);
+    Executor spawn_executor();
+    void track(detail::TaskCore& task);
     void add_periodic(std::chrono::milliseconds interval, std::string name,
                       RecurringFunction function, PeriodicOptions options);
     void add_supervised(std::string name, RecurringFunction factory, SupervisorOptions options);
