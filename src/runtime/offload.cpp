@@ -71,16 +71,19 @@ struct BlockingWait {
 
     bool claim() noexcept { return !claimed.exchange(true, std::memory_order_acq_rel); }
 
-    // Resumes the waiter on its own executor; the slot is cleared there, where it lives.
+    // Resumes the waiter on its own executor; the slot is cleared there, where it lives. The
+    // work guard is released here, after the post has returned: until then the loop cannot
+    // run out of work and be destroyed under the posting thread.
     static void complete(std::shared_ptr<BlockingWait> wait, std::exception_ptr error) {
-        auto target = asio::get_associated_executor(*wait->handler, wait->guard.get_executor());
+        auto guard = std::move(wait->guard);
+        auto target = asio::get_associated_executor(*wait->handler, guard.get_executor());
         asio::post(target, [wait, error]() mutable {
             if (wait->slot.is_connected()) wait->slot.clear();
             auto handler = std::move(*wait->handler);
             wait->handler.reset();
-            wait->guard.reset();
             std::move(handler)(error);
         });
+        guard.reset();
     }
 
     std::atomic<bool> claimed{false};
