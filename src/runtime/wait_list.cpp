@@ -12,7 +12,10 @@ namespace asio = boost::asio;
 
 std::shared_ptr<WaitList::Waiter> WaitList::add(const Executor& executor) {
     auto waiter = std::make_shared<Waiter>(executor);
-    std::erase_if(waiters_, [](const auto& weak) { return weak.expired(); });
+    // Forget waiters that left (cancelled) now and then, not on every add: amortised O(1).
+    if (waiters_.size() >= 16 && (waiters_.size() & (waiters_.size() - 1)) == 0) {
+        std::erase_if(waiters_, [](const auto& weak) { return weak.expired(); });
+    }
     waiters_.push_back(waiter);
     return waiter;
 }
