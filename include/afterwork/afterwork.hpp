@@ -5,6 +5,9 @@
 /// The umbrella header: everything a service needs — the app, requests and responses,
 /// background tasks, the runtime (tasks, loops, pools, task groups) and the test client.
 /// Prefer the individual headers in libraries that need only a part.
+///
+/// @par Thread safety
+/// As stated by each type's own header.
 
 #include <afterwork/http/app.hpp>
 #include <afterwork/http/background_tasks.hpp>

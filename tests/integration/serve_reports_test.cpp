@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -39,6 +40,7 @@
 
 #include "support/process.hpp"
 #include "support/socket_client.hpp"
+#include "support/eventually.hpp"
 
 #ifndef AFTERWORK_BINARY
 #error "AFTERWORK_BINARY must name the afterwork executable"
@@ -93,15 +95,8 @@ std::string str(const boost::json::value& v) {
     return v.is_string() ? std::string(v.get_string()) : boost::json::serialize(v);
 }
 
-// Polls `condition` until it holds or `timeout` passes.
-template <class Condition>
-bool eventually(Condition condition, Clock::duration timeout = kPollTimeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (!condition()) {
-        if (Clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(kPollEvery);
-    }
-    return true;
+bool eventually(const std::function<bool()>& condition, Clock::duration timeout = kPollTimeout) {
+    return testing::eventually(condition, timeout, kPollEvery);
 }
 
 // Whether a thread of `pid` is parked in open(2) of a FIFO, waiting for a reader; nullopt when

@@ -9,6 +9,7 @@
 
 #include <afterwork/http/app.hpp>
 #include <afterwork/testing/test_client.hpp>
+#include <support/eventually.hpp>
 #include <reference_service.hpp>
 
 namespace afterwork {
@@ -17,15 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::TestClient;
 
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::steady_clock::duration limit = 10s) {
-    for (auto deadline = std::chrono::steady_clock::now() + limit;
-         std::chrono::steady_clock::now() < deadline;) {
-        if (predicate()) return true;
-        std::this_thread::sleep_for(2ms);  // polling a condition under a deadline
-    }
-    return predicate();
-}
+using testing::eventually;
 
 class ReferenceReports : public ::testing::Test {
 protected:

@@ -10,6 +10,7 @@
 
 #include <afterwork/runtime/loop.hpp>
 #include <afterwork/runtime/sleep.hpp>
+#include <support/eventually.hpp>
 
 namespace afterwork {
 namespace {
@@ -17,14 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::steady_clock::duration limit = 10s) {
-    for (auto deadline = Clock::now() + limit; Clock::now() < deadline;) {
-        if (predicate()) return true;
-        std::this_thread::sleep_for(1ms);  // polling a condition under a deadline
-    }
-    return predicate();
-}
+using testing::eventually;
 
 class RecurringTest : public ::testing::Test {
 protected:

@@ -13,6 +13,7 @@
 #include <afterwork/runtime/loop.hpp>
 #include <afterwork/runtime/offload.hpp>
 #include <afterwork/runtime/sleep.hpp>
+#include <support/eventually.hpp>
 
 namespace afterwork {
 namespace {
@@ -23,15 +24,7 @@ bool is_aborted(const boost::system::system_error& e) {
     return e.code() == boost::asio::error::operation_aborted;
 }
 
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::steady_clock::duration limit = 10s) {
-    for (auto deadline = std::chrono::steady_clock::now() + limit;
-         std::chrono::steady_clock::now() < deadline;) {
-        if (predicate()) return true;
-        std::this_thread::sleep_for(1ms);  // polling a condition under a deadline
-    }
-    return predicate();
-}
+using testing::eventually;
 
 Task<int> answer() {
     co_await sleep_for(1ms);
