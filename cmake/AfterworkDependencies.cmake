@@ -18,3 +18,10 @@ find_package(CLI11 CONFIG)
 afterwork_require(CLI11 libcli11-dev)
 find_package(date CONFIG)
 afterwork_require(date libhowardhinnant-date-dev)
+
+# The embedded job store. CMake's FindSQLite3 module provides SQLite::SQLite3.
+option(AFTERWORK_WITH_SQLITE "Build the SQLite job store (afterwork::jobs_sqlite)" ON)
+if(AFTERWORK_WITH_SQLITE)
+    find_package(SQLite3)
+    afterwork_require(SQLite3 libsqlite3-dev)
+endif()

@@ -8,6 +8,16 @@ install(TARGETS afterwork afterwork_runtime afterwork_http afterwork_schedule
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
     FILE_SET HEADERS DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The jobs layer; the SQLite store when it is built.
+set(afterwork_jobs_targets afterwork_jobs)
+if(AFTERWORK_WITH_SQLITE)
+    list(APPEND afterwork_jobs_targets afterwork_jobs_sqlite)
+endif()
+install(TARGETS ${afterwork_jobs_targets}
+    EXPORT afterworkTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    FILE_SET HEADERS DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS afterwork_app RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(EXPORT afterworkTargets NAMESPACE afterwork:: DESTINATION ${AFTERWORK_CMAKE_DIR})
 export(EXPORT afterworkTargets NAMESPACE afterwork::

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <afterwork/http/app.hpp>
+#include <afterwork/schedule/time_zone.hpp>
 
 #include "cron_command.hpp"
 #include "reference_service.hpp"
@@ -37,6 +38,8 @@ int serve(const afterwork::ServeOptions& options,
               << "  GET  " << base << "/reports/{job_id}/status\n"
               << "  DEL  " << base << "/reports/{job_id}\n"
               << "  GET  " << base << "/tasks\n"
+              << "  GET  " << base << "/jobs\n"
+              << "  GET  " << base << "/schedules\n"
               << "  GET  " << base << "/healthz\n"
               << "  GET  " << base << "/metrics\n"
               << "Press Ctrl-C to stop." << std::endl;
@@ -115,13 +118,29 @@ int main(int argc, char** argv) {
             ->capture_default_str()
             ->check(CLI::Range(0.001, 31'536'000.0));
     }
+    std::string cron_tz = "Asia/Kolkata";
+    serve_command
+        ->add_option("--cron-tz", cron_tz,
+                     "IANA time zone of the daily digest, hourly clean-up and weekly report")
+        ->capture_default_str()
+        ->check(CLI::Validator(
+            [](std::string& zone) {
+                auto located = afterwork::TimeZone::try_locate(zone);
+                return located ? std::string() : std::string(located.error().what());
+            },
+            "ZONE"));
     serve_command
         ->add_option("--report-ttl", report_ttl,
                      "Seconds a finished report job stays visible")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 31'536'000.0));
 
-    CLI11_PARSE(cli, argc, argv);
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version exit 0; a usage error exits 2, as command-line tools do.
+        return cli.exit(e) == 0 ? 0 : 2;
+    }
     // Logs go to stderr, as a server's do; stdout carries what the command prints for people
     // and scripts (the URLs it serves).
     spdlog::set_default_logger(spdlog::stderr_color_mt("afterwork"));
@@ -142,6 +161,7 @@ int main(int argc, char** argv) {
         reference.analytics_interval = to_ms(analytics);
         reference.cache_warm_interval = to_ms(cache_warm);
         reference.report_ttl = to_ms(report_ttl);
+        reference.cron_time_zone = cron_tz;
         return serve(options, reference);
     }
     return EXIT_FAILURE;

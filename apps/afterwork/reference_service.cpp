@@ -24,6 +24,7 @@
 #include <afterwork/runtime/offload.hpp>
 #include <afterwork/runtime/sleep.hpp>
 #include <afterwork/runtime/task_handle.hpp>
+#include <afterwork/schedule/time_zone.hpp>
 
 namespace afterwork::apps {
 
@@ -193,6 +194,28 @@ Task<void> aggregate_analytics() {
     co_return;
 }
 
+// The article's cron jobs (its APScheduler section).
+Task<void> daily_digest() {
+    spdlog::info("sending daily digest emails...");
+    co_return;
+}
+Task<void> hourly_cleanup() {
+    spdlog::info("running hourly cleanup...");
+    co_return;
+}
+Task<void> weekly_report() {
+    spdlog::info("generating weekly report...");
+    co_return;
+}
+
+// An instant of a scheduled job in the job's own zone, with the offset
+// ("2026-11-23T09:00:00+05:30"); null when there is none (a paused job's next run).
+boost::json::value local_time_json(const std::optional<TimePoint>& instant,
+                                   const std::string& zone) {
+    if (!instant) return nullptr;
+    return boost::json::value(format_iso8601(*instant, TimeZone::locate(zone)));
+}
+
 // The article's background_cache_warmer: a long-running coroutine, supervised.
 Task<void> warm_cache(std::chrono::milliseconds every) {
     for (;;) {
@@ -262,6 +285,11 @@ void build_reference_service(App& app, ReferenceOptions options) {
     app.supervise("cache-warmer", [every = options.cache_warm_interval] {
         return warm_cache(every);
     });
+
+    const CronOptions in_zone{.tz = options.cron_time_zone};
+    app.cron("0 9 * * *", "daily_digest", daily_digest, in_zone);
+    app.cron("0 * * * *", "hourly_cleanup", hourly_cleanup, in_zone);
+    app.cron("0 8 * * mon", "weekly_report", weekly_report, in_zone);
 
     app.on_startup([data_dir, report_ttl](App& self) {
         std::error_code ec;
@@ -366,6 +394,43 @@ void build_reference_service(App& app, ReferenceOptions options) {
             }
             item["last_error"] = status.last_error ? boost::json::value(*status.last_error)
                                                    : boost::json::value(nullptr);
+            list.push_back(std::move(item));
+        }
+        co_return json_response(list);
+    });
+
+    // The article's listing, field for field.
+    app.get("/jobs", [](Request& request) -> Task<Response> {
+        boost::json::array list;
+        for (const auto& job : request.app().scheduler().jobs()) {
+            list.push_back(
+                {{"id", job.id}, {"name", job.name}, {"next_run", local_time_json(job.next_run, job.time_zone)}});
+        }
+        co_return json_response(list);
+    });
+
+    // Everything the scheduler knows about each job.
+    app.get("/schedules", [](Request& request) -> Task<Response> {
+        boost::json::array list;
+        for (const auto& job : request.app().scheduler().jobs()) {
+            boost::json::object item{
+                {"id", job.id},
+                {"name", job.name},
+                {"trigger", job.trigger},
+                {"description", job.description},
+                {"time_zone", job.time_zone},
+                {"next_run", local_time_json(job.next_run, job.time_zone)},
+                {"last_run", local_time_json(job.last_run, job.time_zone)},
+                {"last_outcome", to_string(job.last_outcome)},
+                {"last_error", job.last_error ? boost::json::value(*job.last_error)
+                                              : boost::json::value(nullptr)},
+                {"paused", job.paused},
+                {"running", job.running},
+                {"runs", job.runs},
+                {"failures", job.failures},
+                {"missed", job.missed},
+                {"skipped", job.skipped},
+                {"misfire_grace_seconds", static_cast<double>(job.misfire_grace.count()) / 1000}};
             list.push_back(std::move(item));
         }
         co_return json_response(list);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <string>
 
 #include <afterwork/http/app.hpp>
 
@@ -21,6 +22,9 @@ struct ReferenceOptions {
     std::chrono::milliseconds cache_warm_interval{300'000};
     /// How long a finished report job stays visible at /reports/{id}/status.
     std::chrono::milliseconds report_ttl{3'600'000};
+    /// The zone of the article's three cron jobs (daily digest 09:00, hourly clean-up at minute
+    /// 0, weekly report Monday 08:00), as its `AsyncIOScheduler(timezone="Asia/Kolkata")`.
+    std::string cron_time_zone = "Asia/Kolkata";
 };
 
 /// Adds the routes, middleware and lifespan of the reference service to `app`.

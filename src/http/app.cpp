@@ -376,6 +376,10 @@ void AppCore::cancel_tracked() {
 }
 
 void AppCore::start_recurring() {
+    {
+        std::lock_guard lock(scheduler_mutex);
+        scheduler_locked().start(loops.front()->executor());
+    }
     for (std::size_t i = 0; i < recurring_specs.size(); ++i) {
         auto& spec = recurring_specs[i];
         // Spread them over the loops; each stays on its loop.
@@ -390,6 +394,12 @@ void AppCore::start_recurring() {
 }
 
 void AppCore::stop_recurring() {
+    Scheduler* jobs = nullptr;
+    {
+        std::lock_guard lock(scheduler_mutex);
+        jobs = scheduler.get();
+    }
+    if (jobs) jobs->stop();
     for (auto& task : periodic_tasks) task.stop();
     for (auto& supervisor : supervisors) supervisor.stop();
     const auto deadline = Clock::now() + std::chrono::seconds(5);
@@ -402,6 +412,9 @@ void AppCore::stop_recurring() {
         if (!supervisor.wait_stopped(deadline - Clock::now())) {
             spdlog::warn("supervised task {} did not stop in time", supervisor.status().name);
         }
+    }
+    if (jobs && !jobs->wait_stopped(deadline - Clock::now())) {
+        spdlog::warn("scheduled jobs did not stop in time");
     }
 }
 
@@ -555,6 +568,28 @@ void App::add_supervised(std::string name, RecurringFunction factory, Supervisor
                                       .function = std::move(factory),
                                       .periodic = {},
                                       .supervisor = options});
+}
+
+Scheduler& detail::AppCore::scheduler_locked() {
+    if (!scheduler) {
+        auto options = scheduler_options.value_or(SchedulerOptions{.name = "app"});
+        scheduler = std::make_unique<Scheduler>(std::move(options));
+    }
+    return *scheduler;
+}
+
+Scheduler& App::scheduler() {
+    std::lock_guard lock(core_->scheduler_mutex);
+    return core_->scheduler_locked();
+}
+
+void App::configure_scheduler(SchedulerOptions options) {
+    auto& core = *core_;
+    std::lock_guard lock(core.scheduler_mutex);
+    if (core.scheduler) {
+        throw std::logic_error("App::configure_scheduler: the scheduler is already in use");
+    }
+    core.scheduler_options = std::move(options);
 }
 
 Executor App::spawn_executor() {

@@ -80,6 +80,10 @@ struct AppCore {
         SupervisorOptions supervisor;
     };
     std::vector<RecurringSpec> recurring_specs;
+    std::optional<SchedulerOptions> scheduler_options;
+    std::mutex scheduler_mutex;  // creation of `scheduler`
+    std::unique_ptr<Scheduler> scheduler;
+    Scheduler& scheduler_locked();  // creates it on first use; scheduler_mutex held
     State state;
     ServeOptions options;
 

@@ -27,6 +27,12 @@ public:
                 return "invalid time";
             case ScheduleErrc::invalid_trigger:
                 return "invalid trigger";
+            case ScheduleErrc::duplicate_job:
+                return "duplicate job id";
+            case ScheduleErrc::unknown_job:
+                return "unknown job id";
+            case ScheduleErrc::invalid_option:
+                return "invalid job option";
         }
         return "unknown schedule error";
     }

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -18,7 +19,11 @@
 #include <thread>
 #include <vector>
 
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+
+#include <afterwork/schedule/time_zone.hpp>
+#include <afterwork/schedule/trigger.hpp>
 
 #include "support/process.hpp"
 #include "support/socket_client.hpp"
@@ -82,8 +87,8 @@ std::vector<std::string> with(const std::string& data_dir, std::vector<std::stri
 class ServeCommand : public ::testing::Test {
 protected:
     // Starts the service and learns its port from the banner on stdout.
-    void start() {
-        process_.emplace(AFTERWORK_BINARY, serve_args(data_.string()));
+    void start(std::vector<std::string> extra = {}) {
+        process_.emplace(AFTERWORK_BINARY, with(data_.string(), std::move(extra)));
         auto banner = process_->wait_for_line(
             [](std::string_view line) { return line.starts_with(kBanner); }, kStartTimeout);
         ASSERT_TRUE(banner) << "no banner on stdout\n" << process_->diagnostics();
@@ -237,6 +242,41 @@ TEST_F(ServeCommand, SigintDrainsPendingNotificationAndExitsZero) {
     expect_graceful_stop_on(SIGINT);
 }
 
+// The article's three cron jobs, listed as its GET /jobs does, in the zone of --cron-tz.
+TEST_F(ServeCommand, JobsListsTheCronJobsWithTheirNextRunInTheConfiguredZone) {
+    const auto before = std::chrono::system_clock::now();
+    start({"--cron-tz", "Europe/Berlin"});
+    ASSERT_FALSE(HasFatalFailure());
+    auto response = get("/jobs");
+    ASSERT_EQ(response.status, 200) << response.body;
+    auto list = boost::json::parse(response.body).as_array();
+    ASSERT_EQ(list.size(), 3u) << response.body;
+    std::map<std::string, std::string> next_runs;
+    for (const auto& item : list) {
+        const auto& job = item.as_object();
+        EXPECT_EQ(job.size(), 3u) << response.body;  // id, name, next_run: the article's shape
+        EXPECT_EQ(job.at("id"), job.at("name"));
+        next_runs[std::string(job.at("id").as_string())] = job.at("next_run").as_string();
+    }
+    const std::map<std::string, std::string> expressions = {
+        {"daily_digest", "0 9 * * *"}, {"hourly_cleanup", "0 * * * *"},
+        {"weekly_report", "0 8 * * mon"}};
+    const auto after = std::chrono::system_clock::now();
+    for (const auto& [id, expression] : expressions) {
+        SCOPED_TRACE(id);
+        ASSERT_TRUE(next_runs.contains(id)) << response.body;
+        const std::string& text = next_runs[id];
+        // ISO 8601 with Berlin's offset, winter or summer.
+        EXPECT_TRUE(text.ends_with("+01:00") || text.ends_with("+02:00")) << text;
+        const auto next = parse_iso8601(text);
+        CronTrigger trigger(expression, "Europe/Berlin");
+        // The next run as of some instant between the start and the answer.
+        EXPECT_TRUE(next == trigger.next_after(before) || next == trigger.next_after(after))
+            << text;
+    }
+    EXPECT_EQ(get("/schedules").status, 200);
+}
+
 TEST(ServeCommandStartup, PortAlreadyTakenExitsNonZeroWithMessageOnStderr) {
     // The reason a start fails goes to stderr (logs), not stdout (what scripts parse), so
     // `afterwork serve 2>err.log` or a supervisor showing stderr says why the service died.
@@ -282,6 +322,8 @@ TEST(ServeCommandStartup, BadOptionsExitNonZeroWithMessageOnStderr) {
         {with(data.string(), {"--threads", "5000"}), "--threads"},
         {with(data.string(), {"--no-such-option"}), "--no-such-option"},
         {with(data.string(), {"--drain-timeout", "-5"}), "--drain-timeout"},
+        {with(data.string(), {"--cron-tz", "Mars/Olympus"}), "unknown time zone \"Mars/Olympus\""},
+        {with(data.string(), {"--cron-tz", ""}), "--cron-tz"},
     };
     for (const auto& c : cases) {
         std::string joined;
@@ -290,7 +332,7 @@ TEST(ServeCommandStartup, BadOptionsExitNonZeroWithMessageOnStderr) {
         Process process(AFTERWORK_BINARY, c.args);
         auto status = process.wait_exit(kExitTimeout);
         ASSERT_TRUE(status) << "serve started despite a bad option\n" << process.diagnostics();
-        EXPECT_TRUE(status->exited && status->code != 0) << process.diagnostics();
+        EXPECT_TRUE(status->exited && status->code == 2) << process.diagnostics();
         EXPECT_NE(process.stderr_text().find(c.mentions), std::string::npos)
             << process.diagnostics();
         EXPECT_EQ(process.stdout_text().find(kBanner), std::string::npos);

@@ -62,8 +62,15 @@
 #include <afterwork/runtime/recurring.hpp>
 #include <afterwork/runtime/task.hpp>
 #include <afterwork/runtime/task_handle.hpp>
+#include <afterwork/schedule/scheduler.hpp>
 
 namespace afterwork {
+
+/// `App::cron`'s options: the time zone of the expression and the job's options.
+struct CronOptions {
+    std::string tz = "UTC";
+    ScheduleOptions schedule;
+};
 
 /// Limits that protect the server from slow, large or too many clients. Exceeding one gives
 /// the status in brackets, or a closed connection for the timeouts.
@@ -222,6 +229,31 @@ public:
     void supervise(std::string name, F factory, SupervisorOptions options = {}) {
         add_supervised(std::move(name), adapt_recurring(std::move(factory)), options);
     }
+    /// Runs `function` (a coroutine `Task<void>()` or a plain `void()`, the latter on the
+    /// blocking pool) whenever `trigger` fires, on the app's `Scheduler`: started after the
+    /// startup, stopped at shutdown (running instances are cancelled). See `Scheduler` for
+    /// misfires, coalescing and max instances. Throws `ScheduleError` (a duplicate id, a bad
+    /// option). Thread-safe; jobs may be added while serving too.
+    template <class F>
+    void schedule(Trigger trigger, std::string name, F function, ScheduleOptions options = {}) {
+        scheduler().add(std::move(name), std::move(trigger), adapt_recurring(std::move(function)),
+                        std::move(options));
+    }
+    /// `schedule` with a cron expression in `options.tz` (default UTC):
+    /// `app.cron("0 9 * * *", "daily-digest", digest, {.tz = "Asia/Kolkata"})`. Throws
+    /// `ScheduleError` naming the bad field or zone.
+    template <class F>
+    void cron(std::string_view expression, std::string name, F function, CronOptions options = {}) {
+        schedule(CronTrigger(expression, options.tz), std::move(name), std::move(function),
+                 std::move(options.schedule));
+    }
+    /// The app's scheduler: add, remove, pause and list jobs. Created on first use with the
+    /// options of `configure_scheduler` (default: system clock, no store).
+    Scheduler& scheduler();
+    /// Sets the clock and store of the app's scheduler; throws std::logic_error once the
+    /// scheduler exists (a job was scheduled or `scheduler()` was called).
+    void configure_scheduler(SchedulerOptions options);
+
     /// Starts `task` as a tracked task of the app — `asyncio.create_task` for work that
     /// outlives a request (a report job a client polls): on the calling loop when called from
     /// one, else on the next loop. Shutdown waits for it like a background task, up to the

@@ -24,6 +24,9 @@ enum class ScheduleErrc {
     invalid_interval,   ///< an interval of zero or less, or an end before the start
     invalid_time,       ///< an ISO 8601 instant that does not parse or is out of range
     invalid_trigger,    ///< a serialised trigger of an unknown kind or with a malformed body
+    duplicate_job,      ///< a scheduler job id that is already taken
+    unknown_job,        ///< a scheduler job id that is not there
+    invalid_option,     ///< a scheduler job option out of range (negative grace, no function)
 };
 
 /// The `boost::system` category of `ScheduleErrc` (name "afterwork.schedule").

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <afterwork/testing/test_client.hpp>
+#include <support/eventually.hpp>
 
 namespace afterwork {
 namespace {
@@ -262,6 +263,41 @@ TEST(App, StartsOnlyOnce) {
     App app;
     TestClient client(app);
     EXPECT_THROW(app.start(TestClient::default_options()), std::logic_error);
+}
+
+// The app's scheduler starts with the app and stops with it; a driven clock comes through
+// configure_scheduler.
+TEST(AppScheduler, ScheduledJobsRunWhileServingAndStopWithTheApp) {
+    using namespace std::chrono_literals;
+    const auto start = parse_iso8601("2026-06-01T08:59:00Z");
+    auto clock = std::make_shared<ManualClock>(start);
+    App app;
+    app.configure_scheduler({.clock = clock});
+    auto runs = std::make_shared<std::atomic<int>>(0);
+    auto blocking_runs = std::make_shared<std::atomic<int>>(0);
+    app.cron("0 9 * * *", "digest", [runs]() -> Task<void> {
+        ++*runs;
+        co_return;
+    }, {.tz = "UTC"});
+    app.schedule(IntervalTrigger(1min), "plain", [blocking_runs] { ++*blocking_runs; });
+    EXPECT_THROW(app.configure_scheduler({}), std::logic_error);
+    EXPECT_THROW(app.cron("0 25 * * *", "bad", [] {}), ScheduleError);
+    EXPECT_THROW(app.cron("0 9 * * *", "digest", [] {}), ScheduleError);  // id taken
+    EXPECT_THROW(app.cron("0 9 * * *", "zone", [] {}, {.tz = "Nowhere/Special"}), ScheduleError);
+    {
+        TestClient client(app);
+        clock->advance(1min);
+        EXPECT_TRUE(testing::eventually([&] { return runs->load() == 1 && blocking_runs->load() == 1; }));
+        auto digest = app.scheduler().job("digest");
+        ASSERT_TRUE(digest);
+        EXPECT_EQ(digest->next_run, parse_iso8601("2026-06-02T09:00:00Z"));
+    }
+    // Stopped with the app: its firing loop and instances have ended, the listing stays.
+    EXPECT_TRUE(app.scheduler().wait_stopped(0s));
+    auto digest = app.scheduler().job("digest");
+    ASSERT_TRUE(digest);
+    EXPECT_EQ(digest->running, 0);
+    EXPECT_EQ(digest->last_outcome, ScheduleOutcome::succeeded);
 }
 
 }  // namespace

@@ -2,12 +2,16 @@
 // The reference service's tracked report jobs and its periodic and supervised tasks, driven
 // through the TestClient.
 #include <filesystem>
+#include <map>
+#include <set>
 #include <thread>
 
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
 #include <afterwork/http/app.hpp>
+#include <afterwork/schedule/time_zone.hpp>
+#include <afterwork/schedule/trigger.hpp>
 #include <afterwork/testing/test_client.hpp>
 #include <support/eventually.hpp>
 #include <reference_service.hpp>
@@ -113,6 +117,74 @@ TEST_F(ReferenceReports, TasksListsThePeriodicAndSupervisedTasks) {
     EXPECT_EQ(list.at(3).at("kind"), "supervised");
     EXPECT_EQ(list.at(3).at("state"), "running");
     EXPECT_EQ(list.at(0).at("interval_seconds"), 0.005);
+}
+
+TEST_F(ReferenceReports, JobsListsTheArticlesCronJobsInKolkataTime) {
+    const auto before = std::chrono::system_clock::now();
+    auto response = client_->get("/jobs");
+    const auto after = std::chrono::system_clock::now();
+    ASSERT_EQ(response.status, 200);
+    auto list = response.json().as_array();
+    ASSERT_EQ(list.size(), 3u);
+    const std::map<std::string, std::string> expressions = {
+        {"daily_digest", "0 9 * * *"}, {"hourly_cleanup", "0 * * * *"},
+        {"weekly_report", "0 8 * * mon"}};
+    std::set<std::string> seen;
+    for (const auto& item : list) {
+        const auto& job = item.as_object();
+        EXPECT_EQ(job.size(), 3u);
+        const std::string id(job.at("id").as_string());
+        ASSERT_TRUE(expressions.contains(id)) << id;
+        seen.insert(id);
+        const std::string next_run(job.at("next_run").as_string());
+        EXPECT_TRUE(next_run.ends_with("+05:30")) << next_run;  // Kolkata has no DST
+        CronTrigger trigger(expressions.at(id), "Asia/Kolkata");
+        const auto next = parse_iso8601(next_run);
+        EXPECT_TRUE(next == trigger.next_after(before) || next == trigger.next_after(after))
+            << id << " " << next_run;
+    }
+    EXPECT_EQ(seen.size(), 3u);
+    // Ordered by next run (the offsets are all the same, so the text orders as the instant).
+    for (std::size_t i = 1; i < list.size(); ++i) {
+        EXPECT_LE(list.at(i - 1).at("next_run").as_string(), list.at(i).at("next_run").as_string());
+    }
+
+    auto schedules = client_->get("/schedules").json().as_array();
+    ASSERT_EQ(schedules.size(), 3u);
+    boost::json::object hourly;
+    for (const auto& item : schedules) {
+        if (item.at("id") == "hourly_cleanup") hourly = item.as_object();
+    }
+    EXPECT_EQ(hourly.at("trigger"), "cron:0 * * * *@Asia/Kolkata");
+    EXPECT_EQ(hourly.at("time_zone"), "Asia/Kolkata");
+    EXPECT_EQ(hourly.at("last_outcome"), "none");
+    EXPECT_TRUE(hourly.at("last_run").is_null());
+    EXPECT_EQ(hourly.at("paused"), false);
+    EXPECT_EQ(hourly.at("misfire_grace_seconds"), 60.0);
+}
+
+TEST(ReferenceService, CronTimeZoneIsASetting) {
+    App app;
+    apps::ReferenceOptions options;
+    options.data_dir = std::filesystem::temp_directory_path() /
+                       ("afterwork-cron-tz-" + std::to_string(::getpid()));
+    options.cron_time_zone = "America/New_York";
+    apps::build_reference_service(app, options);
+    {
+        TestClient client(app);
+        auto list = client.get("/jobs").json().as_array();
+        ASSERT_EQ(list.size(), 3u);
+        for (const auto& item : list) {
+            const std::string next_run(item.at("next_run").as_string());
+            EXPECT_TRUE(next_run.ends_with("-05:00") || next_run.ends_with("-04:00")) << next_run;
+        }
+    }
+    std::filesystem::remove_all(options.data_dir);
+
+    App bad;
+    apps::ReferenceOptions wrong;
+    wrong.cron_time_zone = "Mars/Olympus";
+    EXPECT_THROW(apps::build_reference_service(bad, wrong), ScheduleError);
 }
 
 }  // namespace

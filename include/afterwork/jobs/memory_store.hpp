@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// `MemoryStore`: the `Store` kept in this process's memory — for tests, for work that need
+/// not survive a restart, and as the reference the other stores are compared with.
+///
+/// Jobs live in maps with ordered indexes, so every operation costs O(log n) in the number of
+/// jobs (plus what it returns): claiming keeps one ordered set of queued jobs per queue and
+/// job name, promotion walks a set ordered by `run_at`, lease expiry one ordered by
+/// `lease_until`, purge one ordered by `expires_at`, and counts are kept as jobs change state.
+/// Memory is what the jobs it holds need: purged and removed jobs leave nothing behind.
+///
+/// It never fails with a storage error; everything else behaves as `Store` documents.
+///
+/// @par Thread safety
+/// Thread-safe: one mutex guards the whole store, so each operation is atomic.
+
+#include <memory>
+#include <string>
+
+#include <afterwork/jobs/store.hpp>
+
+namespace afterwork {
+
+class MemoryStore final : public Store {
+public:
+    MemoryStore();
+    MemoryStore(const MemoryStore&) = delete;
+    MemoryStore& operator=(const MemoryStore&) = delete;
+    ~MemoryStore() override;
+
+    std::string describe() const override;
+
+    using Store::enqueue;
+    JobsResult<std::vector<EnqueueOutcome>> enqueue(std::span<const NewJob> jobs,
+                                                    TimePoint now) override;
+    JobsResult<std::vector<JobRecord>> claim(const ClaimRequest& request) override;
+    JobsResult<std::vector<LeaseStatus>> heartbeat(std::string_view worker_id,
+                                                   std::span<const JobId> ids,
+                                                   TimePoint lease_until) override;
+    JobsResult<void> set_progress(JobId id, std::string_view worker_id, double fraction,
+                                  std::string_view message) override;
+    JobsResult<void> complete(JobId id, std::string_view worker_id,
+                              std::optional<std::string_view> result_json, TimePoint now,
+                              std::optional<TimePoint> expires_at) override;
+    JobsResult<std::vector<JobsResult<void>>> complete_many(
+        std::string_view worker_id, std::span<const Completion> completions,
+        TimePoint now) override;
+    JobsResult<JobState> fail(JobId id, std::string_view worker_id, std::string_view message,
+                              TimePoint now, std::optional<TimePoint> retry_at,
+                              std::optional<TimePoint> expires_at) override;
+    JobsResult<void> mark_cancelled(JobId id, std::string_view worker_id, TimePoint now,
+                                    std::optional<TimePoint> expires_at) override;
+    JobsResult<std::size_t> release(std::string_view worker_id, std::span<const JobId> ids,
+                                    TimePoint now) override;
+    JobsResult<ExpiredLeases> requeue_expired(TimePoint now,
+                                              std::optional<TimePoint> dead_expires_at) override;
+    JobsResult<std::optional<TimePoint>> next_due_at() const override;
+    JobsResult<JobState> cancel(JobId id, TimePoint now,
+                                std::optional<TimePoint> expires_at) override;
+    JobsResult<void> retry(JobId id, TimePoint now) override;
+    JobsResult<void> remove(JobId id, bool force) override;
+    JobsResult<std::size_t> purge(TimePoint now, std::size_t limit) override;
+    JobsResult<JobRecord> get(JobId id) const override;
+    JobsResult<JobPage> list(const JobFilter& filter, const PageRequest& page) const override;
+    JobsResult<std::vector<QueueCounts>> counts() const override;
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace afterwork

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// Where a `Scheduler` keeps its schedules across restarts: `ScheduleStore` (the interface the
+/// durable stores implement) and `MemoryScheduleStore` (one process; tests, and schedulers that
+/// share it to act out a restart).
+///
+/// What is kept is what a restart needs to neither lose nor repeat an occurrence: the trigger
+/// (its string form), the next occurrence not yet fired, the last one fired and whether the job
+/// is paused. Functions are code, not data: after a restart the program adds its jobs again
+/// under the same ids, and the scheduler resumes each from its record when the trigger is
+/// unchanged (a changed trigger starts afresh). The scheduler writes a record before it starts
+/// the run it fired, so a crash during a run does not repeat it (at most once per occurrence
+/// per store); occurrences that came due while the process was down are handled by the job's
+/// misfire grace and coalescing like any late run.
+///
+/// @par Thread safety
+/// Implementations are thread-safe. The scheduler calls them on the blocking pool, never on a
+/// loop thread, so an implementation may block (a database write).
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <afterwork/schedule/trigger.hpp>
+
+namespace afterwork {
+
+/// One job's persisted schedule.
+struct ScheduleRecord {
+    std::string id;
+    std::string name;
+    std::string trigger;               ///< `Trigger::to_string()`
+    std::optional<TimePoint> next_run;  ///< the next occurrence not yet fired; none when paused
+    std::optional<TimePoint> last_run;  ///< the last occurrence fired (its nominal time)
+    bool paused = false;
+
+    friend bool operator==(const ScheduleRecord&, const ScheduleRecord&) = default;
+};
+
+class ScheduleStore {
+public:
+    ScheduleStore() = default;
+    ScheduleStore(const ScheduleStore&) = delete;
+    ScheduleStore& operator=(const ScheduleStore&) = delete;
+    virtual ~ScheduleStore() = default;
+
+    /// The record of `id`, if any. Throws on a store failure.
+    virtual std::optional<ScheduleRecord> load(std::string_view id) = 0;
+    /// Every record, ordered by id.
+    virtual std::vector<ScheduleRecord> load_all() = 0;
+    /// Inserts or replaces the records (all or none).
+    virtual void save(const std::vector<ScheduleRecord>& records) = 0;
+    /// Deletes the record of `id`; nothing happens when there is none.
+    virtual void remove(std::string_view id) = 0;
+};
+
+class MemoryScheduleStore final : public ScheduleStore {
+public:
+    std::optional<ScheduleRecord> load(std::string_view id) override;
+    std::vector<ScheduleRecord> load_all() override;
+    void save(const std::vector<ScheduleRecord>& records) override;
+    void remove(std::string_view id) override;
+
+private:
+    std::mutex mutex_;
+    std::map<std::string, ScheduleRecord, std::less<>> records_;
+};
+
+}  // namespace afterwork

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// `Scheduler`: runs functions when their triggers fire — APScheduler's `AsyncIOScheduler` on
+/// afterwork's loops. Jobs are added, replaced, removed, paused and resumed by id, and listed
+/// with their trigger, time zone, next run, last run and last outcome.
+///
+/// @par Firing rules (per job)
+/// - A run starts when its fire time comes (plus a random delay in [0, jitter] drawn for each
+///   occurrence). A coroutine runs on the scheduler's loop; a plain function (wrap it with
+///   `blocking()`) on the blocking pool. An exception is logged and counted, and the next
+///   occurrence fires as planned (error isolation); cancellation at `stop()` is not a failure.
+/// - Misfire grace: an occurrence found more than `misfire_grace` late (the process was busy,
+///   suspended or down) is not run and is counted as `missed`. Default: the shorter of the
+///   trigger's period and one minute (a date trigger: one minute) — not APScheduler's one
+///   second, which misses runs on any busy machine.
+/// - Coalescing (default on): when several occurrences are due at once, they run once, for the
+///   latest one within the grace; off, each one within the grace runs.
+/// - Maximum instances (default 1): an occurrence that comes while that many runs of the job
+///   are still going is skipped and counted (`skipped`), as APScheduler does.
+/// - A job whose trigger has no further occurrence (a date trigger that fired) is removed.
+///
+/// @par Time
+/// Fire times come from the job's trigger (its time zone and daylight-saving rule are the
+/// trigger's); "now" comes from the scheduler's clock, which a test can drive (`ManualClock`).
+/// Finding the next due job and adding one are O(log n).
+///
+/// @par Restarts
+/// With a `ScheduleStore`, each job's next and last occurrence are persisted; a job added again
+/// under the same id with the same trigger resumes where it was (see schedule_store.hpp).
+///
+/// @par Thread safety
+/// Thread-safe: every member may be called from any thread, jobs included (a job may remove or
+/// pause itself). With a store, `add`/`replace`/`remove`/`pause`/`resume` write to it before
+/// they return, so call them from startup code or a plain thread rather than a busy loop.
+///
+/// @par Lifetime
+/// `stop()` (or the destructor) stops firing and cancels running instances (reason
+/// `shutdown`); `wait_stopped` waits until they have ended.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <afterwork/runtime/recurring.hpp>
+#include <afterwork/runtime/task.hpp>
+#include <afterwork/schedule/schedule_error.hpp>
+#include <afterwork/schedule/schedule_store.hpp>
+#include <afterwork/schedule/scheduler_clock.hpp>
+#include <afterwork/schedule/trigger.hpp>
+
+namespace afterwork {
+
+/// Per-job options; `{.id = "digest", .max_instances = 2}`.
+struct ScheduleOptions {
+    std::string id;  ///< unique within the scheduler; defaults to the job's name
+    /// How late an occurrence may start and still run; default min(period, 1 min).
+    std::optional<std::chrono::milliseconds> misfire_grace;
+    bool coalesce = true;
+    int max_instances = 1;
+    std::chrono::milliseconds jitter{0};  ///< each occurrence starts up to this much later
+    bool paused = false;                  ///< added paused: no run until `resume`
+};
+
+/// What happened to a job's latest occurrence.
+enum class ScheduleOutcome : std::uint8_t { none, running, succeeded, failed, cancelled, missed, skipped };
+std::string_view to_string(ScheduleOutcome outcome) noexcept;
+
+/// A snapshot of one job, for listings (`GET /jobs`).
+struct ScheduledJobInfo {
+    std::string id;
+    std::string name;
+    std::string trigger;      ///< the string form (`cron:0 9 * * *@Asia/Kolkata`)
+    std::string description;  ///< "At 09:00 every day (Asia/Kolkata)"
+    std::string time_zone;    ///< the trigger's zone ("UTC" for interval and date triggers)
+    std::optional<TimePoint> next_run;  ///< the next start (jitter included); none when paused
+    std::optional<TimePoint> last_run;  ///< the fire time of the last occurrence run
+    ScheduleOutcome last_outcome = ScheduleOutcome::none;
+    std::optional<std::string> last_error;
+    bool paused = false;
+    int running = 0;            ///< instances running now
+    std::uint64_t runs = 0;      ///< instances started
+    std::uint64_t failures = 0;  ///< instances that threw
+    std::uint64_t missed = 0;    ///< occurrences past their misfire grace
+    std::uint64_t skipped = 0;   ///< occurrences skipped at max instances
+    std::chrono::milliseconds misfire_grace{0};
+};
+
+struct SchedulerOptions {
+    std::shared_ptr<SchedulerClock> clock;  ///< default: the system clock
+    std::shared_ptr<ScheduleStore> store;   ///< default: none (schedules live in memory)
+    std::string name = "scheduler";         ///< for logs
+};
+
+class Scheduler {
+public:
+    explicit Scheduler(SchedulerOptions options = {});
+    Scheduler(const Scheduler&) = delete;
+    Scheduler& operator=(const Scheduler&) = delete;
+    /// Stops (without waiting).
+    ~Scheduler();
+
+    /// Adds a job. Fails with `duplicate_job` when the id is taken, `invalid_option` for an
+    /// empty id or function, a negative grace or jitter or max_instances < 1; nothing changes
+    /// then. May be called before `start`.
+    ScheduleResult<void> try_add(std::string name, Trigger trigger, RecurringFunction function,
+                                 ScheduleOptions options = {});
+    /// As `try_add`; throws `ScheduleError`.
+    void add(std::string name, Trigger trigger, RecurringFunction function,
+             ScheduleOptions options = {});
+    /// Adds the job, or replaces the one with its id (its running instances go on; counts and
+    /// last outcome carry over, the next run is computed afresh from the new trigger).
+    void replace(std::string name, Trigger trigger, RecurringFunction function,
+                 ScheduleOptions options = {});
+    /// Removes a job (running instances go on); `unknown_job` when there is none.
+    ScheduleResult<void> try_remove(std::string_view id);
+    void remove(std::string_view id);
+    /// Pause: no occurrence fires (none is counted as missed) until `resume`, which plans the
+    /// next occurrence after the current time. Both are no-ops when already in that state.
+    ScheduleResult<void> try_pause(std::string_view id);
+    void pause(std::string_view id);
+    ScheduleResult<void> try_resume(std::string_view id);
+    void resume(std::string_view id);
+
+    std::optional<ScheduledJobInfo> job(std::string_view id) const;
+    /// Every job, by next run (paused ones last), then id.
+    std::vector<ScheduledJobInfo> jobs() const;
+    std::size_t size() const;
+
+    /// Starts firing on `executor` (one loop). Throws std::logic_error when started twice.
+    void start(const Executor& executor);
+    /// Stops firing and cancels running instances (reason `shutdown`). Idempotent.
+    void stop() noexcept;
+    /// Blocks a plain thread until the firing loop and every instance have ended (true), or
+    /// `timeout` passes (false). True at once when never started.
+    bool wait_stopped(std::chrono::steady_clock::duration timeout);
+
+    struct State;  // internal, public only so the implementation file can name it
+
+private:
+    ScheduleResult<void> insert(std::string name, Trigger trigger, RecurringFunction function,
+                                ScheduleOptions options, bool replace_existing);
+    std::shared_ptr<State> state_;
+};
+
+}  // namespace afterwork

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: MIT
+#include "jobs/sqlite/schema.hpp"
+
+#include <array>
+#include <string>
+
+#include <fmt/format.h>
+
+namespace afterwork::detail::sqlite {
+namespace {
+
+struct Migration {
+    int version;
+    const char* sql;
+};
+
+// Append-only: a released migration is never edited; changes come as a new version.
+//
+// Every table is prefixed afterwork_ so the file can hold the application's tables too
+// (transactional enqueue). Instants are INTEGER microseconds since 1970 (UTC). States are
+// TEXT, spelled as JobState, so the file reads well in the sqlite3 shell.
+constexpr std::array kMigrations = {
+    Migration{1, R"sql(
+CREATE TABLE afterwork_meta (
+    key   TEXT PRIMARY KEY,
+    value NOT NULL
+) WITHOUT ROWID;
+
+-- AUTOINCREMENT: ids are never reused, even after the newest job is deleted, so an id a
+-- client holds never names another job and newest-first paging stays stable.
+CREATE TABLE afterwork_jobs (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    name             TEXT    NOT NULL,
+    queue            TEXT    NOT NULL,
+    priority         INTEGER NOT NULL,
+    args             TEXT    NOT NULL,
+    state            TEXT    NOT NULL CHECK (state IN ('scheduled', 'queued', 'running',
+                                                       'succeeded', 'failed', 'cancelled', 'dead')),
+    attempt          INTEGER NOT NULL DEFAULT 0,
+    max_attempts     INTEGER NOT NULL,
+    unique_key       TEXT,
+    created_at       INTEGER NOT NULL,
+    run_at           INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER,
+    lease_owner      TEXT,
+    lease_until      INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    progress         REAL    NOT NULL DEFAULT 0,
+    progress_message TEXT    NOT NULL DEFAULT '',
+    result           TEXT,
+    errors           TEXT,   -- JSON array of {attempt, message, at}; NULL when none
+    expires_at       INTEGER
+);
+
+-- Claim: the queued jobs of one queue in claim order; only queued rows, so the index stays
+-- the size of the backlog, not of the history.
+CREATE INDEX afterwork_jobs_ready ON afterwork_jobs (queue, priority DESC, run_at, id)
+    WHERE state = 'queued';
+-- Promotion of due jobs and the next wake-up time.
+CREATE INDEX afterwork_jobs_delayed ON afterwork_jobs (run_at)
+    WHERE state IN ('scheduled', 'failed');
+-- Expired leases.
+CREATE INDEX afterwork_jobs_leases ON afterwork_jobs (lease_until) WHERE state = 'running';
+-- Purge by time to live.
+CREATE INDEX afterwork_jobs_expiry ON afterwork_jobs (expires_at) WHERE expires_at IS NOT NULL;
+-- One active job per unique key, enforced by the file itself, whichever process writes.
+CREATE UNIQUE INDEX afterwork_jobs_unique ON afterwork_jobs (unique_key)
+    WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'queued', 'running', 'failed');
+-- Listing newest first by state, queue or name.
+CREATE INDEX afterwork_jobs_state ON afterwork_jobs (state, id);
+CREATE INDEX afterwork_jobs_queue ON afterwork_jobs (queue, id);
+CREATE INDEX afterwork_jobs_name ON afterwork_jobs (name, id);
+
+-- Jobs per queue and state, kept by triggers so counts() reads a few rows instead of
+-- counting millions.
+CREATE TABLE afterwork_queue_counts (
+    queue TEXT    NOT NULL,
+    state TEXT    NOT NULL,
+    n     INTEGER NOT NULL,
+    PRIMARY KEY (queue, state)
+) WITHOUT ROWID;
+
+CREATE TRIGGER afterwork_jobs_count_insert AFTER INSERT ON afterwork_jobs BEGIN
+    INSERT INTO afterwork_queue_counts (queue, state, n) VALUES (new.queue, new.state, 1)
+        ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER afterwork_jobs_count_delete AFTER DELETE ON afterwork_jobs BEGIN
+    UPDATE afterwork_queue_counts SET n = n - 1 WHERE queue = old.queue AND state = old.state;
+END;
+
+CREATE TRIGGER afterwork_jobs_count_update AFTER UPDATE OF state, queue ON afterwork_jobs
+    WHEN old.state IS NOT new.state OR old.queue IS NOT new.queue BEGIN
+    UPDATE afterwork_queue_counts SET n = n - 1 WHERE queue = old.queue AND state = old.state;
+    INSERT INTO afterwork_queue_counts (queue, state, n) VALUES (new.queue, new.state, 1)
+        ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
+END;
+
+-- Start times of rate-limited job names, shared by every worker of the file: the limit is
+-- global. Pruned to the window whenever a claim checks the name.
+CREATE TABLE afterwork_rate_starts (
+    name TEXT    NOT NULL,
+    at   INTEGER NOT NULL
+);
+CREATE INDEX afterwork_rate_starts_name ON afterwork_rate_starts (name, at);
+)sql"},
+};
+
+void set_version(Connection& connection, int version) {
+    Query query(connection,
+                "INSERT INTO afterwork_meta (key, value) VALUES ('schema_version', ?1) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    query.bind(1, version).run();
+}
+
+}  // namespace
+
+int schema_version(Connection& connection) {
+    {
+        Query table(connection,
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'afterwork_meta'");
+        if (!table.step()) return 0;
+    }
+    Query query(connection, "SELECT value FROM afterwork_meta WHERE key = 'schema_version'");
+    if (!query.step()) return 0;
+    return static_cast<int>(query.integer(0));
+}
+
+void migrate(Connection& connection, int target_version, bool writable) {
+    const int found = schema_version(connection);
+    if (found > target_version) {
+        throw JobsError(JobsErrc::version_mismatch,
+                        fmt::format("{} has job store schema version {}, newer than the {} this "
+                                    "build understands; upgrade afterwork",
+                                    connection.label(), found, target_version));
+    }
+    if (found == target_version) return;
+    if (!writable) {
+        throw JobsError(JobsErrc::read_only,
+                        fmt::format("{} needs its job store schema {} (version {} to {}) but "
+                                    "cannot be written",
+                                    connection.label(), found == 0 ? "created" : "migrated",
+                                    found, target_version));
+    }
+    for (const Migration& migration : kMigrations) {
+        if (migration.version > target_version) break;
+        WriteTransaction transaction(connection);
+        // Another process may have migrated since we looked.
+        if (schema_version(connection) >= migration.version) continue;
+        connection.exec_script(migration.sql);
+        set_version(connection, migration.version);
+        transaction.commit();
+    }
+}
+
+}  // namespace afterwork::detail::sqlite

@@ -1,0 +1,671 @@
+// SPDX-License-Identifier: MIT
+#include <afterwork/schedule/scheduler.hpp>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <unordered_map>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <afterwork/runtime/offload.hpp>
+#include <afterwork/runtime/task_group.hpp>
+#include <afterwork/runtime/task_handle.hpp>
+
+namespace afterwork {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+std::string_view to_string(ScheduleOutcome outcome) noexcept {
+    switch (outcome) {
+        case ScheduleOutcome::none:
+            return "none";
+        case ScheduleOutcome::running:
+            return "running";
+        case ScheduleOutcome::succeeded:
+            return "succeeded";
+        case ScheduleOutcome::failed:
+            return "failed";
+        case ScheduleOutcome::cancelled:
+            return "cancelled";
+        case ScheduleOutcome::missed:
+            return "missed";
+        case ScheduleOutcome::skipped:
+            return "skipped";
+    }
+    return "none";
+}
+
+namespace {
+
+// Occurrences looked at one by one when catching up; past this, the ones older than the grace
+// are skipped over in one step (a one-second interval after a day down is 86,400 of them).
+constexpr int kMaxCatchUp = 1000;
+
+struct Entry {
+    Entry(std::string job_id, Trigger job_trigger)
+        : id(std::move(job_id)), trigger(std::move(job_trigger)) {}
+
+    std::string id;
+    std::string name;
+    Trigger trigger;
+    RecurringFunction function;
+    milliseconds grace{0};
+    milliseconds jitter{0};
+    int max_instances = 1;
+    bool coalesce = true;
+    bool paused = false;
+    bool removed = false;
+    std::optional<TimePoint> next;  // nominal time of the next occurrence
+    TimePoint due{};                // next + this occurrence's jitter
+    std::uint64_t index_key = 0;    // 0: not in the due index
+    std::optional<TimePoint> last_run;
+    ScheduleOutcome outcome = ScheduleOutcome::none;
+    std::optional<std::string> last_error;
+    int running = 0;
+    std::uint64_t runs = 0;
+    std::uint64_t failures = 0;
+    std::uint64_t missed = 0;
+    std::uint64_t skipped = 0;
+};
+
+struct DueKey {
+    TimePoint due;
+    std::uint64_t key;  // insertion order breaks ties, so equal times fire in the order added
+    Entry* entry;
+    friend bool operator<(const DueKey& a, const DueKey& b) noexcept {
+        return a.due != b.due ? a.due < b.due : a.key < b.key;
+    }
+};
+
+struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const noexcept {
+        return std::hash<std::string_view>{}(text);
+    }
+};
+
+milliseconds default_grace(const Trigger& trigger, TimePoint now) {
+    constexpr milliseconds kMinute{60'000};
+    if (const auto* interval = trigger.get_if<IntervalTrigger>()) {
+        return std::min(kMinute, std::chrono::duration_cast<milliseconds>(interval->interval()));
+    }
+    if (trigger.get_if<CronTrigger>()) {
+        auto first = trigger.next_after(now);
+        auto second = first ? trigger.next_after(*first) : std::nullopt;
+        if (first && second) {
+            return std::min(kMinute, std::chrono::duration_cast<milliseconds>(*second - *first));
+        }
+    }
+    return kMinute;
+}
+
+}  // namespace
+
+struct Scheduler::State : std::enable_shared_from_this<State> {
+    std::string name;
+    std::shared_ptr<SchedulerClock> clock;
+    std::shared_ptr<ScheduleStore> store;
+    std::uint64_t clock_token = 0;
+
+    mutable std::mutex mutex;  // everything below, and every Entry's fields
+    std::unordered_map<std::string, std::shared_ptr<Entry>, StringHash, std::equal_to<>> jobs;
+    std::set<DueKey> due;
+    std::uint64_t next_key = 1;
+    std::mt19937_64 random{std::random_device{}()};
+    std::optional<Executor> executor;  // a strand on the loop given to start()
+    asio::steady_timer* timer = nullptr;  // the firing loop's, while it waits
+    bool started = false;
+    bool stopping = false;
+    bool wake_pending = false;
+    TaskHandle<void> loop;
+    TaskGroup instances;
+
+    // Store writes are serialised and snapshot the entries when they are written, so a fire
+    // record written late can never bring back a job removed meanwhile.
+    std::mutex store_mutex;
+
+    explicit State(std::string scheduler_name)
+        : name(std::move(scheduler_name)), instances(name + " jobs") {}
+
+    void index(Entry& entry) {
+        if (entry.paused || entry.removed || !entry.next) return;
+        TimePoint due_at = *entry.next;
+        if (entry.jitter.count() > 0) {
+            due_at += milliseconds(
+                std::uniform_int_distribution<long>(0, entry.jitter.count())(random));
+        }
+        entry.due = due_at;
+        entry.index_key = next_key++;
+        due.insert(DueKey{entry.due, entry.index_key, &entry});
+    }
+
+    void unindex(Entry& entry) {
+        if (entry.index_key == 0) return;
+        due.erase(DueKey{entry.due, entry.index_key, &entry});
+        entry.index_key = 0;
+    }
+
+    ScheduleRecord record_of(const Entry& entry) const {
+        return ScheduleRecord{.id = entry.id,
+                              .name = entry.name,
+                              .trigger = entry.trigger.to_string(),
+                              .next_run = entry.paused ? std::nullopt : entry.next,
+                              .last_run = entry.last_run,
+                              .paused = entry.paused};
+    }
+
+    // Writes the current records of `ids` (removed ones are deleted). Called with
+    // store_mutex held, state mutex not held.
+    void persist_locked(const std::vector<std::string>& ids) {
+        std::vector<ScheduleRecord> records;
+        std::vector<std::string> gone;
+        {
+            std::lock_guard lock(mutex);
+            for (const auto& id : ids) {
+                auto found = jobs.find(id);
+                if (found == jobs.end()) {
+                    gone.push_back(id);
+                } else {
+                    records.push_back(record_of(*found->second));
+                }
+            }
+        }
+        if (!records.empty()) store->save(records);
+        for (const auto& id : gone) store->remove(id);
+    }
+
+    void wake() {
+        Executor target;
+        {
+            std::lock_guard lock(mutex);
+            if (!executor || stopping || wake_pending) return;
+            wake_pending = true;
+            target = *executor;
+        }
+        // Runs on the firing loop's strand, so it finds the loop either waiting on the timer
+        // (the cancel ends the wait) or about to recompute its wait anyway.
+        asio::post(target, [weak = weak_from_this()] {
+            if (auto self = weak.lock()) {
+                std::lock_guard lock(self->mutex);
+                self->wake_pending = false;
+                if (self->timer) self->timer->cancel();
+            }
+        });
+    }
+
+    ScheduledJobInfo info_of(const Entry& entry) const {
+        ScheduledJobInfo info;
+        info.id = entry.id;
+        info.name = entry.name;
+        info.trigger = entry.trigger.to_string();
+        info.description = entry.trigger.describe();
+        info.time_zone = std::string(entry.trigger.zone().name());
+        if (entry.index_key != 0) info.next_run = entry.due;
+        info.last_run = entry.last_run;
+        info.last_outcome = entry.outcome;
+        info.last_error = entry.last_error;
+        info.paused = entry.paused;
+        info.running = entry.running;
+        info.runs = entry.runs;
+        info.failures = entry.failures;
+        info.missed = entry.missed;
+        info.skipped = entry.skipped;
+        info.misfire_grace = entry.grace;
+        return info;
+    }
+};
+
+namespace {
+
+struct Fire {
+    std::shared_ptr<Entry> entry;
+    RecurringFunction function;
+    TimePoint occurrence;
+};
+
+// Decides what the due `entry` does at `now` and plans its next occurrence. Called with the
+// state's mutex held; the entry is out of the due index.
+void process_due(Scheduler::State& state, const std::shared_ptr<Entry>& entry, TimePoint now,
+                 std::vector<Fire>& fires, std::vector<std::string>& finished) {
+    std::vector<TimePoint> runnable;
+    std::uint64_t missed = 0;
+    std::optional<TimePoint> occurrence = entry->next;
+    // The first occurrence starts at its jittered time; later ones are caught up at nominal.
+    TimePoint start = entry->due;
+    int looked_at = 0;
+    while (occurrence && *occurrence <= now) {
+        if (now - start > entry->grace) {
+            ++missed;
+        } else {
+            runnable.push_back(*occurrence);
+        }
+        if (++looked_at >= kMaxCatchUp && now - entry->grace > *occurrence) {
+            // Everything before now - grace is missed anyway: jump over it.
+            occurrence = entry->trigger.next_after(now - entry->grace - TimePoint::duration(1));
+            looked_at = 0;
+            ++missed;
+        } else {
+            occurrence = entry->trigger.next_after(*occurrence);
+        }
+        if (occurrence) start = *occurrence;
+    }
+    if (entry->coalesce && runnable.size() > 1) runnable.erase(runnable.begin(), runnable.end() - 1);
+
+    entry->missed += missed;
+    if (missed > 0) {
+        entry->outcome = ScheduleOutcome::missed;
+        spdlog::warn("scheduler {}: job {} missed {} occurrence(s) (more than {} ms late)",
+                     state.name, entry->id, missed, entry->grace.count());
+    }
+    int launched = 0;
+    for (TimePoint run_time : runnable) {
+        entry->last_run = run_time;
+        if (entry->running + launched >= entry->max_instances) {
+            ++entry->skipped;
+            entry->outcome = ScheduleOutcome::skipped;
+            spdlog::warn(
+                "scheduler {}: job {} skipped its run at {}: {} instance(s) already running",
+                state.name, entry->id, format_iso8601(run_time), entry->running + launched);
+            continue;
+        }
+        ++launched;
+        fires.push_back(Fire{entry, entry->function, run_time});
+    }
+    entry->next = occurrence;
+    if (entry->next) {
+        state.index(*entry);
+    } else {
+        entry->removed = true;
+        finished.push_back(entry->id);
+    }
+}
+
+Task<void> run_instance(std::shared_ptr<Scheduler::State> state, std::shared_ptr<Entry> entry,
+                        RecurringFunction function) {
+    std::exception_ptr error;
+    try {
+        co_await function();
+    } catch (...) {
+        error = std::current_exception();
+    }
+    const bool cancelled = error && is_cancellation(error);
+    std::string message = error && !cancelled ? describe_exception(error) : std::string();
+    {
+        std::lock_guard lock(state->mutex);
+        --entry->running;
+        if (!error) {
+            entry->outcome = ScheduleOutcome::succeeded;
+            entry->last_error.reset();
+        } else if (cancelled) {
+            entry->outcome = ScheduleOutcome::cancelled;
+        } else {
+            ++entry->failures;
+            entry->outcome = ScheduleOutcome::failed;
+            entry->last_error = message;
+        }
+    }
+    if (error && !cancelled) {
+        spdlog::error("scheduler {}: job {} failed: {}", state->name, entry->id, message);
+    }
+}
+
+void persist(const std::shared_ptr<Scheduler::State>& state, const std::vector<std::string>& ids) {
+    std::lock_guard lock(state->store_mutex);
+    state->persist_locked(ids);
+}
+
+Task<void> firing_loop(std::shared_ptr<Scheduler::State> state) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    struct Detach {
+        Scheduler::State& state;
+        ~Detach() {
+            std::lock_guard lock(state.mutex);
+            state.timer = nullptr;
+        }
+    } detach{*state};
+    {
+        std::lock_guard lock(state->mutex);
+        state->timer = &timer;
+    }
+    for (;;) {
+        std::vector<Fire> fires;
+        std::vector<std::string> finished;
+        {
+            std::lock_guard lock(state->mutex);
+            if (state->stopping) break;
+            const TimePoint now = state->clock->now();
+            while (!state->due.empty() && state->due.begin()->due <= now) {
+                Entry* raw = state->due.begin()->entry;
+                state->unindex(*raw);
+                auto found = state->jobs.find(raw->id);
+                process_due(*state, found->second, now, fires, finished);
+            }
+            for (const auto& id : finished) state->jobs.erase(id);
+            for (auto& fire : fires) {
+                ++fire.entry->running;
+                ++fire.entry->runs;
+                fire.entry->outcome = ScheduleOutcome::running;
+            }
+        }
+        if (state->store && (!fires.empty() || !finished.empty())) {
+            // Written before the runs start: a crash during a run does not repeat it.
+            std::vector<std::string> ids = finished;
+            for (const auto& fire : fires) ids.push_back(fire.entry->id);
+            try {
+                co_await to_thread(persist, state, std::move(ids));
+            } catch (const std::exception& e) {
+                if (is_cancellation(std::current_exception())) throw;
+                spdlog::error("scheduler {}: could not persist fire times: {}", state->name,
+                              e.what());
+            }
+        }
+        for (auto& fire : fires) {
+            std::string instance_name = fire.entry->name;
+            state->instances.spawn(*state->executor,
+                                   run_instance(state, fire.entry, std::move(fire.function)),
+                                   std::move(instance_name));
+        }
+
+        std::optional<std::chrono::steady_clock::duration> wait;
+        {
+            std::lock_guard lock(state->mutex);
+            if (state->stopping) break;
+            if (!state->due.empty()) wait = state->clock->sleep_hint(state->due.begin()->due);
+        }
+        if (wait && *wait <= std::chrono::steady_clock::duration::zero()) continue;
+        if (wait) {
+            timer.expires_after(*wait);
+        } else {
+            timer.expires_at(std::chrono::steady_clock::time_point::max());
+        }
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
+
+ScheduleError option_error(const std::string& message) {
+    return ScheduleError(ScheduleErrc::invalid_option, message);
+}
+
+}  // namespace
+
+Scheduler::Scheduler(SchedulerOptions options)
+    : state_(std::make_shared<State>(std::move(options.name))) {
+    state_->clock = options.clock ? std::move(options.clock) : system_scheduler_clock();
+    state_->store = std::move(options.store);
+    state_->clock_token =
+        state_->clock->subscribe([weak = std::weak_ptr<State>(state_)] {
+            if (auto state = weak.lock()) state->wake();
+        });
+}
+
+Scheduler::~Scheduler() {
+    stop();
+    state_->clock->unsubscribe(state_->clock_token);
+}
+
+ScheduleResult<void> Scheduler::insert(std::string name, Trigger trigger,
+                                       RecurringFunction function, ScheduleOptions options,
+                                       bool replace_existing) {
+    std::string id = options.id.empty() ? name : std::move(options.id);
+    if (id.empty()) return option_error("a scheduled job needs a name or an id");
+    if (!function) return option_error(fmt::format("job {}: the function is empty", id));
+    if (options.misfire_grace && options.misfire_grace->count() < 0) {
+        return option_error(fmt::format("job {}: misfire_grace must not be negative", id));
+    }
+    if (options.jitter.count() < 0) {
+        return option_error(fmt::format("job {}: jitter must not be negative", id));
+    }
+    if (options.max_instances < 1) {
+        return option_error(fmt::format("job {}: max_instances must be at least 1", id));
+    }
+
+    std::unique_lock store_lock(state_->store_mutex, std::defer_lock);
+    std::optional<ScheduleRecord> stored;
+    if (state_->store) {
+        store_lock.lock();
+        stored = state_->store->load(id);
+        if (stored && stored->trigger != trigger.to_string()) stored.reset();  // changed: afresh
+    }
+
+    const TimePoint now = state_->clock->now();
+    auto next = trigger.next_after(now);
+    bool paused = options.paused;
+    std::optional<TimePoint> last_run;
+    if (stored) {
+        paused = stored->paused;
+        last_run = stored->last_run;
+        // Resume where it was; an occurrence that came while the process was down is then
+        // due at once and meets the misfire policy like any late run.
+        if (stored->next_run) next = stored->next_run;
+        if (!stored->next_run && !stored->paused && stored->last_run) {
+            spdlog::info("scheduler {}: job {} already fired its last occurrence", state_->name,
+                         id);
+            return {};
+        }
+    }
+    if (!next && !paused) {
+        return ScheduleError(ScheduleErrc::invalid_trigger,
+                             fmt::format("job {}: {} has no fire time after {}", id,
+                                         trigger.to_string(), format_iso8601(now)));
+    }
+    const milliseconds grace = options.misfire_grace.value_or(default_grace(trigger, now));
+
+    {
+        std::lock_guard lock(state_->mutex);
+        auto found = state_->jobs.find(id);
+        std::shared_ptr<Entry> entry;
+        if (found != state_->jobs.end()) {
+            if (!replace_existing) {
+                return ScheduleError(ScheduleErrc::duplicate_job,
+                                     fmt::format("a job with id \"{}\" already exists", id));
+            }
+            entry = found->second;
+            state_->unindex(*entry);
+        } else {
+            entry = std::make_shared<Entry>(id, trigger);
+            state_->jobs.emplace(id, entry);
+        }
+        entry->name = std::move(name);
+        entry->trigger = std::move(trigger);
+        entry->function = std::move(function);
+        entry->grace = grace;
+        entry->jitter = options.jitter;
+        entry->max_instances = options.max_instances;
+        entry->coalesce = options.coalesce;
+        entry->paused = paused;
+        entry->next = paused ? std::nullopt : next;
+        if (last_run) entry->last_run = last_run;
+        state_->index(*entry);
+    }
+    if (state_->store) {
+        try {
+            state_->persist_locked({id});
+        } catch (...) {
+            // Nothing may change when the add fails.
+            std::lock_guard lock(state_->mutex);
+            if (auto found = state_->jobs.find(id); found != state_->jobs.end()) {
+                state_->unindex(*found->second);
+                found->second->removed = true;
+                state_->jobs.erase(found);
+            }
+            throw;
+        }
+    }
+    state_->wake();
+    return {};
+}
+
+ScheduleResult<void> Scheduler::try_add(std::string name, Trigger trigger,
+                                        RecurringFunction function, ScheduleOptions options) {
+    return insert(std::move(name), std::move(trigger), std::move(function), std::move(options),
+                  false);
+}
+
+void Scheduler::add(std::string name, Trigger trigger, RecurringFunction function,
+                    ScheduleOptions options) {
+    try_add(std::move(name), std::move(trigger), std::move(function), std::move(options)).value();
+}
+
+void Scheduler::replace(std::string name, Trigger trigger, RecurringFunction function,
+                        ScheduleOptions options) {
+    insert(std::move(name), std::move(trigger), std::move(function), std::move(options), true)
+        .value();
+}
+
+ScheduleResult<void> Scheduler::try_remove(std::string_view id) {
+    std::unique_lock store_lock(state_->store_mutex, std::defer_lock);
+    if (state_->store) store_lock.lock();
+    {
+        std::lock_guard lock(state_->mutex);
+        auto found = state_->jobs.find(id);
+        if (found == state_->jobs.end()) {
+            return ScheduleError(ScheduleErrc::unknown_job,
+                                 fmt::format("no job with id \"{}\"", id));
+        }
+        state_->unindex(*found->second);
+        found->second->removed = true;
+        state_->jobs.erase(found);
+    }
+    if (state_->store) state_->store->remove(id);
+    state_->wake();
+    return {};
+}
+
+void Scheduler::remove(std::string_view id) { try_remove(id).value(); }
+
+namespace {
+
+ScheduleResult<void> set_paused(const std::shared_ptr<Scheduler::State>& state,
+                                std::string_view id, bool paused) {
+    std::unique_lock store_lock(state->store_mutex, std::defer_lock);
+    if (state->store) store_lock.lock();
+    {
+        std::lock_guard lock(state->mutex);
+        auto found = state->jobs.find(id);
+        if (found == state->jobs.end()) {
+            return ScheduleError(ScheduleErrc::unknown_job,
+                                 fmt::format("no job with id \"{}\"", id));
+        }
+        Entry& entry = *found->second;
+        if (entry.paused == paused) return {};
+        entry.paused = paused;
+        if (paused) {
+            state->unindex(entry);
+            entry.next.reset();
+        } else {
+            entry.next = entry.trigger.next_after(state->clock->now());
+            if (!entry.next) {
+                // A date trigger resumed after its time: nothing is left to run.
+                entry.removed = true;
+                state->jobs.erase(found);
+            } else {
+                state->index(entry);
+            }
+        }
+    }
+    if (state->store) state->persist_locked({std::string(id)});
+    state->wake();
+    return {};
+}
+
+}  // namespace
+
+ScheduleResult<void> Scheduler::try_pause(std::string_view id) {
+    return set_paused(state_, id, true);
+}
+void Scheduler::pause(std::string_view id) { try_pause(id).value(); }
+ScheduleResult<void> Scheduler::try_resume(std::string_view id) {
+    return set_paused(state_, id, false);
+}
+void Scheduler::resume(std::string_view id) { try_resume(id).value(); }
+
+std::optional<ScheduledJobInfo> Scheduler::job(std::string_view id) const {
+    std::lock_guard lock(state_->mutex);
+    auto found = state_->jobs.find(id);
+    if (found == state_->jobs.end()) return std::nullopt;
+    return state_->info_of(*found->second);
+}
+
+std::vector<ScheduledJobInfo> Scheduler::jobs() const {
+    std::vector<ScheduledJobInfo> list;
+    {
+        std::lock_guard lock(state_->mutex);
+        list.reserve(state_->jobs.size());
+        for (const auto& [id, entry] : state_->jobs) list.push_back(state_->info_of(*entry));
+    }
+    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
+        if (a.next_run.has_value() != b.next_run.has_value()) return a.next_run.has_value();
+        if (a.next_run != b.next_run) return *a.next_run < *b.next_run;
+        return a.id < b.id;
+    });
+    return list;
+}
+
+std::size_t Scheduler::size() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->jobs.size();
+}
+
+void Scheduler::start(const Executor& executor) {
+    Executor strand = asio::make_strand(executor);
+    {
+        std::lock_guard lock(state_->mutex);
+        if (state_->started) {
+            throw std::logic_error("scheduler " + state_->name + " already started");
+        }
+        if (state_->stopping) throw std::logic_error("scheduler " + state_->name + " was stopped");
+        state_->started = true;
+        state_->executor = strand;
+    }
+    auto loop = spawn(strand, firing_loop(state_), SpawnOptions{.name = state_->name});
+    bool stopped_meanwhile = false;
+    {
+        std::lock_guard lock(state_->mutex);
+        state_->loop = loop;
+        stopped_meanwhile = state_->stopping;
+    }
+    if (stopped_meanwhile) loop.cancel(CancelReason::shutdown);
+}
+
+void Scheduler::stop() noexcept {
+    {
+        std::lock_guard lock(state_->mutex);
+        if (state_->stopping) return;
+        state_->stopping = true;
+    }
+    state_->instances.close();
+    state_->instances.cancel_all();
+    // The cancellation ends the loop's wait; the flag ends the loop even when the stop came
+    // before its first wait (or before `start` handed over the handle).
+    TaskHandle<void> loop;
+    {
+        std::lock_guard lock(state_->mutex);
+        loop = state_->loop;
+    }
+    if (loop) loop.cancel(CancelReason::shutdown);
+}
+
+bool Scheduler::wait_stopped(std::chrono::steady_clock::duration timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    TaskHandle<void> loop;
+    {
+        std::lock_guard lock(state_->mutex);
+        if (!state_->started) return true;
+        loop = state_->loop;
+    }
+    if (loop && !loop.wait_for(deadline - std::chrono::steady_clock::now())) return false;
+    return state_->instances.wait_for(deadline - std::chrono::steady_clock::now());
+}
+
+}  // namespace afterwork
