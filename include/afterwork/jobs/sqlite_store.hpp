@@ -46,6 +46,7 @@
 #include <string>
 
 #include <afterwork/jobs/store.hpp>
+#include <afterwork/schedule/schedule_store.hpp>
 
 struct sqlite3;
 
@@ -77,7 +78,7 @@ struct SqliteOptions {
 class SqliteStore final : public Store {
 public:
     /// The schema version this build creates and understands.
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;
 
     /// Opens (and creates or migrates) the store in `path`. Errors: `unavailable` (cannot open
     /// or create), `corrupt` (not a database, damaged), `read_only` (a migration was needed
@@ -106,6 +107,11 @@ public:
     static JobsResult<std::vector<EnqueueOutcome>> enqueue_in(sqlite3* connection,
                                                               std::span<const NewJob> jobs,
                                                               TimePoint now);
+
+    /// The schedules of a `Scheduler` kept in this file (table `afterwork_schedules`), through
+    /// this store's connection: `SchedulerOptions{.store = SqliteStore::schedule_store(s)}`.
+    /// Keeps `store` alive. Its members throw `JobsError` when the file fails.
+    static std::shared_ptr<ScheduleStore> schedule_store(std::shared_ptr<SqliteStore> store);
 
     /// The file this store opened.
     const std::filesystem::path& path() const noexcept;

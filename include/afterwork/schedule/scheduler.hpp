@@ -108,7 +108,8 @@ public:
 
     /// Adds a job. Fails with `duplicate_job` when the id is taken, `invalid_option` for an
     /// empty id or function, a negative grace or jitter or max_instances < 1; nothing changes
-    /// then. May be called before `start`.
+    /// then. A store that fails throws its own exception, and nothing changes either. May be
+    /// called before `start`.
     ScheduleResult<void> try_add(std::string name, Trigger trigger, RecurringFunction function,
                                  ScheduleOptions options = {});
     /// As `try_add`; throws `ScheduleError`.

@@ -105,6 +105,18 @@ CREATE TABLE afterwork_rate_starts (
 );
 CREATE INDEX afterwork_rate_starts_name ON afterwork_rate_starts (name, at);
 )sql"},
+    // The schedules of a Scheduler (ScheduleStore): the next occurrence not yet fired and the
+    // last one fired, so a restart neither loses nor repeats one.
+    Migration{2, R"sql(
+CREATE TABLE afterwork_schedules (
+    id       TEXT    PRIMARY KEY,
+    name     TEXT    NOT NULL,
+    trigger  TEXT    NOT NULL,
+    next_run INTEGER,
+    last_run INTEGER,
+    paused   INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+)sql"},
 };
 
 void set_version(Connection& connection, int version) {
