@@ -5,7 +5,6 @@
 #include <mutex>
 #include <stdexcept>
 
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -109,9 +108,26 @@ struct TaskGroup::State {
 
 namespace {
 Member::~Member() {
+    // Every write of `linked` happened before the last reference went (under the group's
+    // mutex, by owners of a reference), so it can be read without the lock; usually the
+    // completion handler has unlinked the member and there is nothing to do.
+    if (!linked) return;
     std::lock_guard lock(group->mutex);
     if (linked) group->unlink(this);
 }
+
+// co_spawn's completion handler. It names its cancellation slot itself rather than through
+// bind_cancellation_slot, whose binder hides that the handler has no associated executor:
+// co_spawn then keeps a smaller proxy (no executor copy) and emits on the spot, as the
+// emission already runs on the task's loop.
+struct MemberCompletion {
+    using cancellation_slot_type = asio::cancellation_slot;
+    cancellation_slot_type get_cancellation_slot() const noexcept { return member->signal.slot(); }
+    void operator()(std::exception_ptr error) {
+        member->group->finished(member.get(), std::move(error));
+    }
+    std::shared_ptr<Member> member;
+};
 }  // namespace
 
 TaskGroup::TaskGroup(std::string name, ErrorCallback on_error, bool cancel_on_failure)
@@ -138,12 +154,9 @@ void TaskGroup::spawn(const Executor& executor, Task<void> task, std::string nam
         }
         state_->link(member.get());
     }
-    // The slot is bound before the coroutine can run, and both live on `executor`.
-    auto slot = member->signal.slot();
-    asio::co_spawn(executor, std::move(task),
-                   asio::bind_cancellation_slot(
-                       slot, [state = state_, member = std::move(member)](
-                                 std::exception_ptr error) { state->finished(member.get(), error); }));
+    // The slot is bound before the coroutine can run, and both live on `executor`. The member
+    // keeps the group's state alive until the handler has run.
+    asio::co_spawn(executor, std::move(task), MemberCompletion{std::move(member)});
 }
 
 void TaskGroup::close() noexcept {
@@ -179,7 +192,7 @@ Task<void> TaskGroup::join(bool rethrow_first_failure) {
             if (state_->count == 0) break;
             waiter = state_->joiners.add(executor);
         }
-        co_await detail::WaitList::sleep(std::move(waiter), true);
+        co_await detail::WaitList::sleep(*waiter, true);
         // Woken because the group emptied (and maybe refilled since), or cancelled.
         auto cancellation = co_await asio::this_coro::cancellation_state;
         if (cancellation.cancelled() != asio::cancellation_type::none) {

@@ -31,14 +31,12 @@ void WaitList::wake_all() {
     waiters_.clear();
 }
 
-Task<void> WaitList::sleep(std::shared_ptr<Waiter> waiter, bool cancellable) {
-    boost::system::error_code ignored;
+Task<void> WaitList::sleep(Waiter& waiter, bool cancellable) {
     if (cancellable) {
-        co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-    } else {
-        co_await waiter->timer.async_wait(asio::bind_cancellation_slot(
-            asio::cancellation_slot(), asio::redirect_error(asio::use_awaitable, ignored)));
+        return waiter.timer.async_wait(asio::redirect_error(asio::use_awaitable, waiter.ignored));
     }
+    return waiter.timer.async_wait(asio::bind_cancellation_slot(
+        asio::cancellation_slot(), asio::redirect_error(asio::use_awaitable, waiter.ignored)));
 }
 
 }  // namespace afterwork::detail

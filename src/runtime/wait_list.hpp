@@ -21,16 +21,18 @@ public:
         explicit Waiter(const Executor& executor)
             : timer(executor, boost::asio::steady_timer::time_point::max()) {}
         boost::asio::steady_timer timer;
+        boost::system::error_code ignored;  // the wait's outcome: the caller re-checks instead
     };
 
-    /// Registers a waiter on `executor`; the caller awaits `sleep(waiter, ...)` next, on that
+    /// Registers a waiter on `executor`; the caller awaits `sleep(*waiter, ...)` next, on that
     /// executor, before it suspends anywhere else.
     std::shared_ptr<Waiter> add(const Executor& executor);
     /// Wakes every waiter registered so far.
     void wake_all();
     /// Sleeps until woken. With `cancellable`, a cancellation of the caller ends the sleep
-    /// too; the caller tells the two apart by re-checking its condition.
-    static Task<void> sleep(std::shared_ptr<Waiter> waiter, bool cancellable);
+    /// too; the caller tells the two apart by re-checking its condition. Not a coroutine of
+    /// its own (no frame): the caller keeps `waiter` alive until the returned task is done.
+    static Task<void> sleep(Waiter& waiter, bool cancellable);
 
 private:
     std::vector<std::weak_ptr<Waiter>> waiters_;

@@ -2,6 +2,7 @@
 #include <afterwork/schedule/scheduler.hpp>
 
 #include <algorithm>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <random>
@@ -123,12 +124,19 @@ struct Scheduler::State : std::enable_shared_from_this<State> {
     std::set<DueKey> due;
     std::uint64_t next_key = 1;
     std::mt19937_64 random{std::random_device{}()};
-    std::optional<Executor> executor;  // a strand on the loop given to start()
-    asio::steady_timer* timer = nullptr;  // the firing loop's, while it waits
+    // The firing loop's executor and timer live in its coroutine frame and are linked here
+    // while it runs: the state never owns an executor, so it may outlive the loop's
+    // io_context (the app lists its jobs after shutdown).
+    struct LoopLink {
+        Executor executor;
+        asio::steady_timer* timer;
+    };
+    LoopLink* link = nullptr;
     bool started = false;
     bool stopping = false;
     bool wake_pending = false;
-    TaskHandle<void> loop;
+    bool loop_running = false;
+    std::condition_variable loop_ended;
     TaskGroup instances;
 
     // Store writes are serialised and snapshot the entries when they are written, so a fire
@@ -189,9 +197,9 @@ struct Scheduler::State : std::enable_shared_from_this<State> {
         Executor target;
         {
             std::lock_guard lock(mutex);
-            if (!executor || stopping || wake_pending) return;
+            if (!link || wake_pending) return;
             wake_pending = true;
-            target = *executor;
+            target = link->executor;
         }
         // Runs on the firing loop's strand, so it finds the loop either waiting on the timer
         // (the cancel ends the wait) or about to recompute its wait anyway.
@@ -199,7 +207,7 @@ struct Scheduler::State : std::enable_shared_from_this<State> {
             if (auto self = weak.lock()) {
                 std::lock_guard lock(self->mutex);
                 self->wake_pending = false;
-                if (self->timer) self->timer->cancel();
+                if (self->link) self->link->timer->cancel();
             }
         });
     }
@@ -326,17 +334,21 @@ void persist(const std::shared_ptr<Scheduler::State>& state, const std::vector<s
 }
 
 Task<void> firing_loop(std::shared_ptr<Scheduler::State> state) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
+    const Executor executor = co_await asio::this_coro::executor;
+    asio::steady_timer timer(executor);
+    Scheduler::State::LoopLink link{executor, &timer};
     struct Detach {
         Scheduler::State& state;
         ~Detach() {
             std::lock_guard lock(state.mutex);
-            state.timer = nullptr;
+            state.link = nullptr;
+            state.loop_running = false;
+            state.loop_ended.notify_all();
         }
     } detach{*state};
     {
         std::lock_guard lock(state->mutex);
-        state->timer = &timer;
+        state->link = &link;
     }
     for (;;) {
         std::vector<Fire> fires;
@@ -370,9 +382,20 @@ Task<void> firing_loop(std::shared_ptr<Scheduler::State> state) {
                               e.what());
             }
         }
+        {
+            // A stop during the store write: the runs are not started.
+            std::lock_guard lock(state->mutex);
+            if (state->stopping) {
+                for (auto& fire : fires) {
+                    --fire.entry->running;
+                    fire.entry->outcome = ScheduleOutcome::cancelled;
+                }
+                break;
+            }
+        }
         for (auto& fire : fires) {
             std::string instance_name = fire.entry->name;
-            state->instances.spawn(*state->executor,
+            state->instances.spawn(executor,
                                    run_instance(state, fire.entry, std::move(fire.function)),
                                    std::move(instance_name));
         }
@@ -395,6 +418,10 @@ Task<void> firing_loop(std::shared_ptr<Scheduler::State> state) {
 
 ScheduleError option_error(const std::string& message) {
     return ScheduleError(ScheduleErrc::invalid_option, message);
+}
+
+ScheduleError unknown_job(std::string_view id) {
+    return ScheduleError(ScheduleErrc::unknown_job, fmt::format("no job with id \"{}\"", id));
 }
 
 }  // namespace
@@ -529,10 +556,7 @@ ScheduleResult<void> Scheduler::try_remove(std::string_view id) {
     {
         std::lock_guard lock(state_->mutex);
         auto found = state_->jobs.find(id);
-        if (found == state_->jobs.end()) {
-            return ScheduleError(ScheduleErrc::unknown_job,
-                                 fmt::format("no job with id \"{}\"", id));
-        }
+        if (found == state_->jobs.end()) return unknown_job(id);
         state_->unindex(*found->second);
         found->second->removed = true;
         state_->jobs.erase(found);
@@ -553,10 +577,7 @@ ScheduleResult<void> set_paused(const std::shared_ptr<Scheduler::State>& state,
     {
         std::lock_guard lock(state->mutex);
         auto found = state->jobs.find(id);
-        if (found == state->jobs.end()) {
-            return ScheduleError(ScheduleErrc::unknown_job,
-                                 fmt::format("no job with id \"{}\"", id));
-        }
+        if (found == state->jobs.end()) return unknown_job(id);
         Entry& entry = *found->second;
         if (entry.paused == paused) return {};
         entry.paused = paused;
@@ -626,16 +647,11 @@ void Scheduler::start(const Executor& executor) {
         }
         if (state_->stopping) throw std::logic_error("scheduler " + state_->name + " was stopped");
         state_->started = true;
-        state_->executor = strand;
+        state_->loop_running = true;
     }
-    auto loop = spawn(strand, firing_loop(state_), SpawnOptions{.name = state_->name});
-    bool stopped_meanwhile = false;
-    {
-        std::lock_guard lock(state_->mutex);
-        state_->loop = loop;
-        stopped_meanwhile = state_->stopping;
-    }
-    if (stopped_meanwhile) loop.cancel(CancelReason::shutdown);
+    // Not kept: the loop reports its end through `loop_ended`, and a handle would keep an
+    // executor alive past the loop's io_context.
+    spawn(strand, firing_loop(state_), SpawnOptions{.name = state_->name});
 }
 
 void Scheduler::stop() noexcept {
@@ -646,25 +662,20 @@ void Scheduler::stop() noexcept {
     }
     state_->instances.close();
     state_->instances.cancel_all();
-    // The cancellation ends the loop's wait; the flag ends the loop even when the stop came
-    // before its first wait (or before `start` handed over the handle).
-    TaskHandle<void> loop;
-    {
-        std::lock_guard lock(state_->mutex);
-        loop = state_->loop;
-    }
-    if (loop) loop.cancel(CancelReason::shutdown);
+    // Ends the loop's wait; it then sees `stopping`. A loop not waiting yet sees it first.
+    state_->wake();
 }
 
 bool Scheduler::wait_stopped(std::chrono::steady_clock::duration timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    TaskHandle<void> loop;
     {
-        std::lock_guard lock(state_->mutex);
+        std::unique_lock lock(state_->mutex);
         if (!state_->started) return true;
-        loop = state_->loop;
+        if (!state_->loop_ended.wait_until(lock, deadline,
+                                           [&] { return !state_->loop_running; })) {
+            return false;
+        }
     }
-    if (loop && !loop.wait_for(deadline - std::chrono::steady_clock::now())) return false;
     return state_->instances.wait_for(deadline - std::chrono::steady_clock::now());
 }
 

@@ -23,12 +23,11 @@
 /// @par Thread safety
 /// Thread-safe: a handle may be copied to and used from any thread and any loop.
 
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,17 +57,23 @@ std::uint64_t unobserved_failures() noexcept;
 
 namespace detail {
 
-/// What a task and its handles share. Thread-safe; the result slot of `TaskCell<T>` is
-/// written once on the task's loop before the state becomes final, and read after.
+class WaitList;
+
+/// What a task and its handles share. Thread-safe. State, cancel reason and the "failure
+/// observed" flag live in one atomic word; the error, the finish time and the result slot of
+/// `TaskCell<T>` are written once on the task's loop before the state becomes final (release)
+/// and read after it was seen final (acquire). Nothing here blocks or allocates until someone
+/// waits: coroutine waiters and blocking waiters share a process-wide table of striped locks.
 class TaskCore : public std::enable_shared_from_this<TaskCore> {
 public:
-    TaskCore(Executor executor, std::string name);
+    TaskCore(const Executor& executor, std::string name);
     TaskCore(const TaskCore&) = delete;
     TaskCore& operator=(const TaskCore&) = delete;
-    virtual ~TaskCore();
+    ~TaskCore();
 
     std::uint64_t id() const noexcept { return id_; }
-    const std::string& name() const noexcept { return name_; }
+    /// The name given at spawn, or "task-<id>" (formed on first use).
+    const std::string& name() const noexcept;
     const Executor& executor() const noexcept { return executor_; }
     TaskState state() const noexcept;
     CancelReason cancel_reason() const noexcept;
@@ -93,19 +98,17 @@ public:
     std::exception_ptr error() noexcept;
 
 private:
-    struct Waiters;
+    /// Sets the "waited for" bit unless the task is done; false when done.
+    bool mark_waited() noexcept;
+
     const std::uint64_t id_;
-    std::string name_;
+    mutable std::atomic<const std::string*> name_;  // null until given or first asked for
     Executor executor_;
     boost::asio::cancellation_signal signal_;
-    mutable std::mutex mutex_;
-    std::condition_variable finished_;
-    std::unique_ptr<Waiters> waiters_;  // coroutines waiting, woken on their own loops
-    TaskState state_ = TaskState::pending;
-    CancelReason reason_ = CancelReason::none;
-    std::exception_ptr error_;
-    std::optional<std::chrono::system_clock::time_point> finished_at_;
-    bool observed_ = false;
+    std::atomic<std::uint32_t> word_{0};   // state | reason << 8 | flags (task_handle.cpp)
+    std::chrono::system_clock::rep finished_at_{};  // valid once the state is final
+    std::exception_ptr error_;                      // valid once the state is final
+    WaitList* waiters_ = nullptr;  // coroutines waiting; guarded by this core's stripe lock
 };
 
 template <class T>
@@ -120,19 +123,16 @@ public:
     using TaskCore::TaskCore;
 };
 
+/// The body of a task with a result: stores it in the cell (alive while this runs: the
+/// runner's completion handler owns it).
 template <class T>
-Task<void> run_task(std::shared_ptr<TaskCell<T>> cell, Task<T> task) {
-    cell->start();
-    if constexpr (std::is_void_v<T>) {
-        co_await std::move(task);
-    } else {
-        cell->value.emplace(co_await std::move(task));
-    }
+Task<void> run_task(TaskCell<T>* cell, Task<T> task) {
+    cell->value.emplace(co_await std::move(task));
 }
 
-/// Starts `runner` on the cell's executor, bound to the cell's cancellation slot; the cell
-/// records the outcome.
-void launch(std::shared_ptr<TaskCore> core, Task<void> runner);
+/// Starts `body` on the core's executor, bound to the core's cancellation slot: the core goes
+/// `running` when the body first runs and records the outcome when it ends.
+void launch(std::shared_ptr<TaskCore> core, Task<void> body);
 
 }  // namespace detail
 
@@ -162,14 +162,14 @@ public:
     /// throws operation_aborted when it was cancelled. A non-copyable result is moved out to
     /// the first caller.
     Task<T> wait() const {
-        co_await cell_->until_done(true);
+        if (!cell_->done()) co_await cell_->until_done(true);
         co_return take();
     }
 
     /// As `wait()`, but a cancellation of the awaiting coroutine does not end the wait: for
     /// clean-up that must see the task through.
     Task<T> wait_shielded() const {
-        co_await cell_->until_done(false);
+        if (!cell_->done()) co_await cell_->until_done(false);
         co_return take();
     }
 
@@ -209,7 +209,11 @@ private:
 template <class T>
 TaskHandle<T> spawn(const Executor& executor, Task<T> task, SpawnOptions options = {}) {
     auto cell = std::make_shared<detail::TaskCell<T>>(executor, std::move(options.name));
-    detail::launch(cell, detail::run_task<T>(cell, std::move(task)));
+    if constexpr (std::is_void_v<T>) {
+        detail::launch(cell, std::move(task));
+    } else {
+        detail::launch(cell, detail::run_task<T>(cell.get(), std::move(task)));
+    }
     return TaskHandle<T>(std::move(cell));
 }
 

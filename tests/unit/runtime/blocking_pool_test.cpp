@@ -92,9 +92,12 @@ TEST(BlockingPool, NeverGrowsBeyondMaxThreads) {
             --concurrent;
         });
     }
-    // Wait until the pool is saturated: three running, seven queued.
+    // Wait until the pool is saturated: three running, seven queued. A worker counts as running
+    // once it took its call, a moment before the call bumps `concurrent`: wait for both, or a
+    // release in between lets the first calls end before the last starts (peak 2).
     for (auto deadline = std::chrono::steady_clock::now() + 10s;
-         pool.running() < 3 && std::chrono::steady_clock::now() < deadline;) {
+         (pool.running() < 3 || concurrent.load() < 3) &&
+         std::chrono::steady_clock::now() < deadline;) {
         std::this_thread::yield();
     }
     EXPECT_EQ(pool.running(), 3u);

@@ -4,7 +4,9 @@
 #include <atomic>
 #include <future>
 #include <latch>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
@@ -281,6 +283,63 @@ TEST_F(TaskHandleTest, OnCpuRunsOnTheCpuPool) {
         }, 1000L);
     }());
     EXPECT_EQ(handle.get(), 500500);
+}
+
+TEST_F(TaskHandleTest, TheDefaultNameIsTaskAndItsIdFromEveryThread) {
+    auto handle = spawn(loop_.executor(), answer());
+    const std::string expected = "task-" + std::to_string(handle.id());
+    std::vector<std::thread> threads;
+    std::vector<const std::string*> seen(4);
+    for (std::size_t i = 0; i < seen.size(); ++i) {
+        threads.emplace_back([&seen, i, copy = handle] { seen[i] = &copy.name(); });
+    }
+    for (auto& thread : threads) thread.join();
+    for (const auto* name : seen) {
+        EXPECT_EQ(name, &handle.name()) << "one name, formed once";
+        EXPECT_EQ(*name, expected);
+    }
+    EXPECT_EQ(handle.get(), 42);
+}
+
+Task<int> finish_after(std::chrono::microseconds delay, int value) {
+    co_await sleep_for(delay);
+    co_return value;
+}
+
+Task<int> sum_of(std::vector<TaskHandle<int>> handles) {
+    int sum = 0;
+    for (const auto& handle : handles) sum += co_await handle.wait();
+    co_return sum;
+}
+
+// Waiters of many tasks share the wait machinery (striped locks): plain threads and coroutines
+// on another loop wait while the tasks finish, each waking exactly when its own task is done.
+TEST_F(TaskHandleTest, ManyWaitersOfManyTasksEachSeeTheirTaskEnd) {
+    constexpr int kTasks = 300;
+    std::vector<TaskHandle<int>> handles;
+    for (int i = 0; i < kTasks; ++i) {
+        const auto delay = std::chrono::microseconds(i % 7 * 200);
+        handles.push_back(spawn(loop_.executor(), finish_after(delay, i)));
+    }
+    auto coroutine_waiter = spawn(other_.executor(), sum_of(handles));
+    std::vector<std::thread> threads;
+    std::atomic<int> wrong{0};
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = t; i < kTasks; i += 2) {
+                const auto& handle = handles[static_cast<std::size_t>(i)];
+                if (i % 3 == 0) {
+                    if (!handle.wait_for(10s) || !handle.done()) ++wrong;
+                } else if (handle.get() != i) {
+                    ++wrong;
+                }
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(wrong.load(), 0);
+    EXPECT_EQ(coroutine_waiter.get(), kTasks * (kTasks - 1) / 2);
+    for (const auto& handle : handles) EXPECT_EQ(handle.state(), TaskState::succeeded);
 }
 
 TEST(TaskStateNames, AreSpelledAsInJson) {
