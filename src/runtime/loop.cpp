@@ -10,6 +10,8 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "runtime/foreign_post.hpp"
+
 namespace afterwork {
 
 namespace asio = boost::asio;
@@ -19,6 +21,19 @@ thread_local Loop* current_loop = nullptr;
 }  // namespace
 
 Loop* Loop::current() noexcept { return current_loop; }
+
+namespace detail {
+std::atomic<int>& foreign_posts() noexcept {
+    static std::atomic<int> count{0};
+    return count;
+}
+
+void wait_for_foreign_posts() noexcept {
+    for (int spins = 0; foreign_posts().load() != 0; ++spins) {
+        if (spins > 64) std::this_thread::yield();
+    }
+}
+}  // namespace detail
 
 struct Loop::State {
     explicit State(std::string n) : name(std::move(n)), context(1), guard(context.get_executor()) {}
@@ -34,6 +49,8 @@ Loop::Loop(std::string name) : state_(std::make_unique<State>(std::move(name))) 
 Loop::~Loop() {
     stop();
     if (state_->thread.joinable()) state_->thread.join();
+    // A pool thread may still be inside a post whose handler already ran here.
+    detail::wait_for_foreign_posts();
 }
 
 void Loop::start() {

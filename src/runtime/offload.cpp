@@ -16,6 +16,8 @@
 #include <optional>
 #include <thread>
 
+#include "runtime/foreign_post.hpp"
+
 namespace afterwork {
 
 namespace asio = boost::asio;
@@ -77,7 +79,7 @@ struct BlockingWait {
     static void complete(std::shared_ptr<BlockingWait> wait, std::exception_ptr error) {
         auto guard = std::move(wait->guard);
         auto target = asio::get_associated_executor(*wait->handler, guard.get_executor());
-        asio::post(target, [wait, error]() mutable {
+        post_to_loop(target, [wait, error]() mutable {
             if (wait->slot.is_connected()) wait->slot.clear();
             auto handler = std::move(*wait->handler);
             wait->handler.reset();

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/wait_list.hpp"
+#include "runtime/foreign_post.hpp"
 
 namespace afterwork {
 
@@ -169,7 +170,7 @@ void TaskGroup::State::cancel_all_locked() {
         try {
             // Linked members are alive: their completion handler unlinks them under the
             // lock first. The posted copy keeps the member alive until the signal is emitted.
-            asio::post(member->executor, [alive = member->shared_from_this()] {
+            detail::post_to_loop(member->executor, [alive = member->shared_from_this()] {
                 alive->signal.emit(asio::cancellation_type::terminal);
             });
         } catch (...) {

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/wait_list.hpp"
+#include "runtime/foreign_post.hpp"
 
 namespace afterwork {
 
@@ -152,7 +153,7 @@ bool TaskCore::cancel(CancelReason reason) noexcept {
     }
     try {
         // The signal belongs to the task's loop: emit it there, keeping the core alive.
-        asio::post(executor_, [self = shared_from_this()] {
+        detail::post_to_loop(executor_, [self = shared_from_this()] {
             self->signal_.emit(asio::cancellation_type::terminal);
         });
     } catch (...) {

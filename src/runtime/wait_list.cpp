@@ -6,6 +6,8 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "runtime/foreign_post.hpp"
+
 namespace afterwork::detail {
 
 namespace asio = boost::asio;
@@ -25,7 +27,7 @@ void WaitList::wake_all() {
         if (auto waiter = weak.lock()) {
             // The timer belongs to the waiter's loop: cancel it there. A waiter that has not
             // started its wait yet is on that loop too, so the cancel runs after it started.
-            asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
+            post_to_loop(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
         }
     }
     waiters_.clear();
