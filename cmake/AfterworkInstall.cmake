@@ -3,7 +3,7 @@
 include(CMakePackageConfigHelpers)
 set(AFTERWORK_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/afterwork)
 
-install(TARGETS afterwork afterwork_runtime afterwork_http afterwork_schedule
+install(TARGETS afterwork afterwork_runtime afterwork_http afterwork_schedule afterwork_observe
     EXPORT afterworkTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -16,15 +16,17 @@
 #include <afterwork/schedule/time_zone.hpp>
 
 #include "cron_command.hpp"
+#include "jobs_command.hpp"
 #include "reference_service.hpp"
+#include "worker_command.hpp"
 
 namespace {
 
 int serve(const afterwork::ServeOptions& options,
           const afterwork::apps::ReferenceOptions& reference) {
     afterwork::App app;
-    afterwork::apps::build_reference_service(app, reference);
     try {
+        afterwork::apps::build_reference_service(app, reference);
         app.start(options);
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
@@ -38,6 +40,10 @@ int serve(const afterwork::ServeOptions& options,
               << "  GET  " << base << "/reports/{job_id}/status\n"
               << "  DEL  " << base << "/reports/{job_id}\n"
               << "  GET  " << base << "/tasks\n"
+              << "  POST " << base << "/exports?seconds=N\n"
+              << "  GET  " << base << "/exports/{id}\n"
+              << "  DEL  " << base << "/exports/{id}\n"
+              << "  GET  " << base << "/afterwork/api/jobs\n"
               << "  GET  " << base << "/jobs\n"
               << "  GET  " << base << "/schedules\n"
               << "  GET  " << base << "/healthz\n"
@@ -105,6 +111,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.001, 86400.0));
 
     afterwork::apps::CronCommand cron_command(cli);  // afterwork cron next|explain
+    afterwork::apps::JobsCommand jobs_command(cli);  // afterwork jobs ls|show|enqueue|...
+    afterwork::apps::WorkerCommand worker_command(cli);  // afterwork worker
 
     double session_cleanup = 300, exchange_rates = 3600, analytics = 3600, cache_warm = 300;
     double report_ttl = 3600;
@@ -118,6 +126,13 @@ int main(int argc, char** argv) {
             ->capture_default_str()
             ->check(CLI::Range(0.001, 31'536'000.0));
     }
+    double job_lease = 30;
+    serve_command
+        ->add_option("--job-lease", job_lease,
+                     "Seconds a running durable job is leased: after a crash it runs again "
+                     "once its lease ends")
+        ->capture_default_str()
+        ->check(CLI::Range(0.5, 86400.0));
     std::string cron_tz = "Asia/Kolkata";
     serve_command
         ->add_option("--cron-tz", cron_tz,
@@ -147,6 +162,8 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(log_level));
 
     if (cron_command.parsed()) return cron_command.run();
+    if (jobs_command.parsed()) return jobs_command.run();
+    if (worker_command.parsed()) return worker_command.run();
     if (serve_command->parsed()) {
         auto to_ms = [](double seconds) {
             return std::chrono::milliseconds(std::llround(seconds * 1000));
@@ -162,6 +179,7 @@ int main(int argc, char** argv) {
         reference.cache_warm_interval = to_ms(cache_warm);
         reference.report_ttl = to_ms(report_ttl);
         reference.cron_time_zone = cron_tz;
+        reference.job_lease = to_ms(job_lease);
         return serve(options, reference);
     }
     return EXIT_FAILURE;

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <fstream>
@@ -21,6 +23,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <afterwork/jobs/job_json.hpp>
+#include <afterwork/jobs/sqlite_store.hpp>
+#include <afterwork/observe/jobs_api.hpp>
 #include <afterwork/runtime/offload.hpp>
 #include <afterwork/runtime/sleep.hpp>
 #include <afterwork/runtime/task_handle.hpp>
@@ -260,6 +265,127 @@ void log_signup(std::shared_ptr<AppendLog> log, int user_id, std::string source)
     log->append(fmt::format("signup user_id={} source={}\n", user_id, source));
 }
 
+// ---- durable jobs -----------------------------------------------------------------------
+
+// The durable report export: works for about `seconds`, reporting its progress as it goes,
+// then writes its file. At-least-once: after a crash it runs again from the start.
+struct ExportArgs {
+    double seconds = 10;
+};
+BOOST_DESCRIBE_STRUCT(ExportArgs, (), (seconds))
+
+constexpr int kRowsPerSecond = 1000;
+
+void write_export(const std::filesystem::path& file, std::int64_t rows) {
+    std::filesystem::create_directories(file.parent_path());
+    std::ofstream out(file, std::ios::trunc);
+    out << "row,value\n";
+    for (std::int64_t row = 0; row < rows; ++row) out << row << ',' << row * row % 997 << '\n';
+    if (!out.flush()) throw std::runtime_error("cannot write " + file.string());
+}
+
+Task<boost::json::value> run_export(std::filesystem::path exports_dir, JobContext& job,
+                                    ExportArgs args) {
+    if (!(args.seconds >= 0 && args.seconds <= 86400)) {
+        throw std::invalid_argument("seconds must be between 0 and 86400");
+    }
+    // A step a quarter of a second at most, so the progress moves visibly.
+    const int steps = std::clamp(static_cast<int>(std::ceil(args.seconds * 4)), 1, 4 * 86400);
+    const auto rows = static_cast<std::int64_t>(std::llround(args.seconds * kRowsPerSecond));
+    const auto step = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(args.seconds / steps));
+    spdlog::info("[export {}] attempt {}: {} rows over {} s", job.id(), job.attempt(), rows,
+                 args.seconds);
+    for (int done = 1; done <= steps; ++done) {
+        co_await sleep_for(step);
+        job.set_progress(static_cast<double>(done) / steps,
+                         fmt::format("exported {} of {} rows", rows * done / steps, rows));
+    }
+    const auto file = exports_dir / fmt::format("export-{}.csv", job.id());
+    auto write = [file, rows] { write_export(file, rows); };
+    co_await to_thread(std::move(write));
+    co_return boost::json::value{{"rows", rows}, {"file", file.string()}};
+}
+
+// The durable form of the article's welcome email (`POST /signup?durable=1`).
+struct WelcomeArgs {
+    std::string email;
+    std::string name;
+};
+BOOST_DESCRIBE_STRUCT(WelcomeArgs, (), (email, name))
+
+// A unit of simulated work (`afterwork jobs enqueue simulate_work '{"milliseconds":50}'`):
+// waits, then appends "job ID attempt N" to work.log — the crash test counts these lines.
+struct SimulateArgs {
+    std::int64_t milliseconds = 0;
+};
+BOOST_DESCRIBE_STRUCT(SimulateArgs, (), (milliseconds))
+
+Task<void> simulate_work(std::shared_ptr<AppendLog> log, JobContext& job, SimulateArgs args) {
+    if (args.milliseconds < 0 || args.milliseconds > 3'600'000) {
+        throw std::invalid_argument("milliseconds must be between 0 and 3600000");
+    }
+    co_await sleep_for(std::chrono::milliseconds(args.milliseconds));
+    log->append(fmt::format("job {} attempt {}\n", job.id(), job.attempt()));
+}
+
+JobId export_id(const Request& request) {
+    const auto id = request.path_param<std::int64_t>("id");
+    if (id <= 0) throw HttpError(404, "export not found");
+    return id;
+}
+
+// An export job by id: 404 for an unknown id or a job that is not an export.
+Task<JobRecord> find_export(Queue& queue, JobId id) {
+    auto lookup = [&queue, id] { return queue.get(id); };
+    auto found = co_await to_thread(std::move(lookup));
+    if (!found && found.error().code() == JobsErrc::not_found) {
+        throw HttpError(404, "export not found");
+    }
+    if (!found) throw HttpError(503, found.error().what(), {{"Retry-After", "1"}});
+    if (found->name != "export_report") throw HttpError(404, "export not found");
+    co_return std::move(*found);
+}
+
+Task<Response> start_export(Request& request) {
+    const auto seconds = request.query_or<double>("seconds", 10.0);
+    if (!(seconds >= 0 && seconds <= 86400)) {
+        throw ValidationError({"query", "seconds"}, "Input should be between 0 and 86400 seconds",
+                              "value_error");
+    }
+    // Named locals: g++ 12 cannot turn a string literal into a coroutine's std::string
+    // parameter inside a co_await expression ("array used as initializer").
+    std::string name = "export_report";
+    boost::json::value args{{"seconds", seconds}};
+    auto enqueued =
+        co_await request.app().jobs().co_enqueue(std::move(name), std::move(args));
+    if (!enqueued) throw HttpError(503, enqueued.error().what(), {{"Retry-After", "1"}});
+    const JobId id = enqueued->id;
+    co_return json_response(202, {{"id", id},
+                                  {"state", "queued"},
+                                  {"status_url", fmt::format("/exports/{}", id)}});
+}
+
+Task<Response> show_export(Request& request) {
+    JobRecord job = co_await find_export(request.app().jobs(), export_id(request));
+    co_return json_response(job_to_json(job));
+}
+
+Task<Response> cancel_export(Request& request) {
+    Queue& queue = request.app().jobs();
+    const JobId id = export_id(request);
+    co_await find_export(queue, id);
+    auto cancel = [&queue, id] { return queue.cancel(id); };
+    auto cancelled = co_await to_thread(std::move(cancel));
+    if (!cancelled && cancelled.error().code() == JobsErrc::invalid_state) {
+        // Finished already: cancelling changes nothing; answer with its state.
+        JobRecord job = co_await find_export(queue, id);
+        co_return json_response({{"id", id}, {"state", to_string(job.state)}});
+    }
+    if (!cancelled) throw HttpError(503, cancelled.error().what(), {{"Retry-After", "1"}});
+    co_return json_response({{"id", id}, {"state", to_string(*cancelled)}});
+}
+
 Task<Response> count_requests(Request& request, Next next) {
     auto& metrics = request.state().get<RequestMetrics>();
     metrics.requests.fetch_add(1, std::memory_order_relaxed);
@@ -275,6 +401,27 @@ Task<Response> count_requests(Request& request, Next next) {
 
 }  // namespace
 
+void define_reference_jobs(Queue& queue, const std::filesystem::path& data_dir) {
+    queue.define("export_report",
+                 [exports = data_dir / "exports"](JobContext& job, ExportArgs args) {
+                     return run_export(exports, job, args);
+                 },
+                 {.max_attempts = 3, .backoff = {.base = std::chrono::seconds(1)}});
+    queue.define(
+        "send_welcome_email",
+        [emails = std::make_shared<AppendLog>(data_dir / "emails.txt")](JobContext& job,
+                                                                        WelcomeArgs args) {
+            emails->append(
+                fmt::format("welcome email to {} ({}) [job {}]\n", args.email, args.name, job.id()));
+        },
+        {.max_attempts = 5});
+    queue.define("simulate_work",
+                 [log = std::make_shared<AppendLog>(data_dir / "work.log")](JobContext& job,
+                                                                            SimulateArgs args) {
+                     return simulate_work(log, job, args);
+                 });
+}
+
 void build_reference_service(App& app, ReferenceOptions options) {
     auto data_dir = std::make_shared<const std::filesystem::path>(options.data_dir);
     const auto report_ttl = options.report_ttl;
@@ -285,6 +432,28 @@ void build_reference_service(App& app, ReferenceOptions options) {
     app.supervise("cache-warmer", [every = options.cache_warm_interval] {
         return warm_cache(every);
     });
+
+    // The zone is checked before anything touches the disk, so a typo fails cleanly.
+    TimeZone::locate(options.cron_time_zone);
+    // Schedules persist in the service's database, so a restart resumes each cron job where
+    // it was instead of forgetting an occurrence that came while it was down.
+    std::error_code created;
+    std::filesystem::create_directories(options.data_dir, created);
+    if (created) {
+        throw std::runtime_error("cannot create the data folder " + options.data_dir.string() +
+                                 ": " + created.message());
+    }
+    auto database = SqliteStore::open(options.data_dir / "afterwork.db");
+    if (!database) throw database.error();
+    std::shared_ptr<SqliteStore> store = std::move(*database);
+    app.configure_scheduler({.store = SqliteStore::schedule_store(store), .name = "cron"});
+    // Durable jobs in the same file; the in-process worker runs them.
+    app.configure_jobs({.store = store,
+                        .queue = {},
+                        .worker = {.lease = options.job_lease},
+                        .run_worker = true});
+    define_reference_jobs(app.jobs(), options.data_dir);
+    mount_jobs_api(app, app.jobs());
 
     const CronOptions in_zone{.tz = options.cron_time_zone};
     app.cron("0 9 * * *", "daily_digest", daily_digest, in_zone);
@@ -334,6 +503,16 @@ void build_reference_service(App& app, ReferenceOptions options) {
         auto body = request.json<SignupRequest>();
         const int user_id = 42;  // the article's stub `create_user`
         auto& logs = request.state().get<Logs>();
+        if (request.query_or<bool>("durable", false)) {
+            // Stored before the answer: the email survives a crash a millisecond later.
+            std::string job_name = "send_welcome_email";
+            WelcomeArgs welcome{body.email, body.name};
+            auto job = co_await tasks.enqueue(std::move(job_name), welcome);
+            tasks.add(log_signup, logs.signups, user_id, body.source.value_or("organic"));
+            co_return json_response(201, {{"user_id", user_id},
+                                          {"email", body.email},
+                                          {"welcome_job_id", job.id}});
+        }
         tasks.add(send_welcome_email, logs.emails, body.email, body.name);
         tasks.add(log_signup, logs.signups, user_id, body.source.value_or("organic"));
         co_return json_response(201, {{"user_id", user_id}, {"email", body.email}});
@@ -398,6 +577,11 @@ void build_reference_service(App& app, ReferenceOptions options) {
         }
         co_return json_response(list);
     });
+
+    // The durable report export: survives restarts, retried, cancellable, with progress.
+    app.post("/exports", [](Request& request) { return start_export(request); });
+    app.get("/exports/{id}", [](Request& request) { return show_export(request); });
+    app.del("/exports/{id}", [](Request& request) { return cancel_export(request); });
 
     // The article's listing, field for field.
     app.get("/jobs", [](Request& request) -> Task<Response> {

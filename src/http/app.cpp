@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <afterwork/jobs/memory_store.hpp>
 #include <afterwork/runtime/offload.hpp>
 
 #include "http/app_core.hpp"
@@ -237,6 +238,10 @@ AppCore::AppCore(App& owner) : app(owner) {
     std::random_device random;
     request_id_seed = (std::uint64_t{random()} << 32) ^ random();
     background_gate.pending = &background.pending;
+    background_gate.jobs = [this]() -> Queue& {
+        std::lock_guard lock(jobs_mutex);
+        return jobs_locked();
+    };
 }
 
 AppCore::~AppCore() = default;
@@ -418,7 +423,36 @@ void AppCore::stop_recurring() {
     }
 }
 
+Queue& AppCore::jobs_locked() {
+    if (!jobs) {
+        auto options = jobs_options.value_or(AppJobsOptions{});
+        auto store = options.store ? options.store : std::make_shared<MemoryStore>();
+        jobs = std::make_unique<Queue>(std::move(store), std::move(options.queue));
+    }
+    return *jobs;
+}
+
+void AppCore::start_jobs_worker() {
+    std::lock_guard lock(jobs_mutex);
+    if (!jobs || jobs->names().empty()) return;
+    auto options = jobs_options.value_or(AppJobsOptions{});
+    if (!options.run_worker) return;
+    // The last loop: loop 0 also carries the lifespan, signals and the scheduler.
+    jobs_worker = std::make_unique<Worker>(*jobs, loops.back()->executor(), options.worker);
+    jobs_worker->start();
+}
+
+void AppCore::stop_jobs_worker(Clock::time_point deadline) {
+    if (!jobs_worker) return;
+    const auto grace = std::max(Clock::duration::zero(), deadline - Clock::now());
+    if (!jobs_worker->stop(grace)) {
+        spdlog::warn("job worker {} did not stop in time", jobs_worker->id());
+    }
+}
+
 void AppCore::release_runtime() {
+    // The worker's tasks run on the loops: it goes while they still run.
+    jobs_worker.reset();
     for (auto& loop : loops) loop->stop();
     for (auto& loop : loops) loop->join();
     // Pools first: their last completions post to stopped loops, which still exist. Then the
@@ -453,7 +487,10 @@ void AppCore::stop_ladder() {
     spdlog::info("shutting down: finishing requests and background tasks (drain timeout {} ms)",
                  options.drain_timeout.count());
 
-    // 1. Stop intake; in-flight requests finish, idle keep-alive connections close.
+    // 1. Stop intake; in-flight requests finish, idle keep-alive connections close. The job
+    //    worker stops claiming too: jobs are durable, another worker (or the next start) takes
+    //    them.
+    if (jobs_worker) jobs_worker->request_stop();
     if (server) {
         server->stop_accepting();
         if (!wait_until(deadline, [&] { return server->connections() == 0; })) {
@@ -487,6 +524,11 @@ void AppCore::stop_ladder() {
     }
 
     if (cancel_signals) cancel_signals();
+
+    // Running durable jobs get what is left of the deadline, then are cancelled and their
+    // leases released so another worker takes them at once (attempt not counted) — before the
+    // lifespan shutdown closes what they use.
+    stop_jobs_worker(deadline);
 
     // Periodic and supervised tasks stop before the shutdown hooks close what they use.
     stop_recurring();
@@ -706,6 +748,7 @@ void App::start(const ServeOptions& options) {
         }
         core.run_hooks(core.startup_hooks, false);
         core.start_recurring();
+        core.start_jobs_worker();
     } catch (...) {
         failure = describe_exception(std::current_exception());
     }
@@ -759,6 +802,20 @@ void App::wait() {
 }
 
 void App::stop() { core_->stop_ladder(); }
+
+Queue& App::jobs() {
+    std::lock_guard lock(core_->jobs_mutex);
+    return core_->jobs_locked();
+}
+
+void App::configure_jobs(AppJobsOptions options) {
+    auto& core = *core_;
+    std::lock_guard lock(core.jobs_mutex);
+    if (core.jobs) throw std::logic_error("App::configure_jobs: the job queue is already in use");
+    core.jobs_options = std::move(options);
+}
+
+Worker* App::jobs_worker() noexcept { return core_->jobs_worker.get(); }
 
 int App::run(const ServeOptions& options) {
     try {

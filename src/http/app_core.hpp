@@ -84,6 +84,13 @@ struct AppCore {
     std::mutex scheduler_mutex;  // creation of `scheduler`
     std::unique_ptr<Scheduler> scheduler;
     Scheduler& scheduler_locked();  // creates it on first use; scheduler_mutex held
+    std::mutex jobs_mutex;  // creation of `jobs`
+    std::optional<AppJobsOptions> jobs_options;
+    std::unique_ptr<Queue> jobs;
+    Queue& jobs_locked();  // creates it on first use; jobs_mutex held
+    std::unique_ptr<Worker> jobs_worker;  // set at start, read-only until the ladder stops it
+    void start_jobs_worker();
+    void stop_jobs_worker(std::chrono::steady_clock::time_point deadline);
     State state;
     ServeOptions options;
 

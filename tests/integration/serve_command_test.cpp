@@ -309,6 +309,19 @@ TEST(ServeCommandStartup, DataDirThatCannotBeCreatedExitsNonZeroWithMessageOnStd
     EXPECT_EQ(process.stdout_text().find(kBanner), std::string::npos);
 }
 
+TEST(ServeCommandStartup, ADamagedDatabaseExitsNonZeroNamingTheFile) {
+    auto data = testing::free_data_dir();
+    std::ofstream(data.path() / "afterwork.db", std::ios::binary)
+        << std::string(8192, 'x') << "this is not an SQLite database";
+    Process process(AFTERWORK_BINARY, serve_args(data.string()));
+    auto status = process.wait_exit(kExitTimeout);
+    ASSERT_TRUE(status) << "serve kept running on a damaged database\n" << process.diagnostics();
+    EXPECT_TRUE(status->exited && status->code == 1) << process.diagnostics();
+    EXPECT_NE(process.stderr_text().find("afterwork.db"), std::string::npos)
+        << process.diagnostics();
+    EXPECT_EQ(process.stdout_text().find(kBanner), std::string::npos);
+}
+
 TEST(ServeCommandStartup, BadOptionsExitNonZeroWithMessageOnStderr) {
     auto data = testing::free_data_dir();
     struct Case {

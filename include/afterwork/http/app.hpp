@@ -59,6 +59,8 @@
 #include <afterwork/http/request.hpp>
 #include <afterwork/http/response.hpp>
 #include <afterwork/http/state.hpp>
+#include <afterwork/jobs/queue.hpp>
+#include <afterwork/jobs/worker.hpp>
 #include <afterwork/runtime/recurring.hpp>
 #include <afterwork/runtime/task.hpp>
 #include <afterwork/runtime/task_handle.hpp>
@@ -111,6 +113,17 @@ struct BackgroundStats {
     std::uint64_t dropped = 0;    ///< not run: their handler threw
     std::uint64_t abandoned = 0;  ///< not run or cancelled at shutdown
     std::uint64_t pending = 0;    ///< scheduled, not yet ended
+};
+
+/// How the app's durable job queue is set up (`App::configure_jobs`).
+struct AppJobsOptions {
+    /// Where jobs live; null: a `MemoryStore` (jobs then do not survive a restart).
+    std::shared_ptr<Store> store;
+    QueueOptions queue;
+    /// The in-process worker, started after startup when any job is defined.
+    WorkerOptions worker;
+    /// False: no in-process worker (jobs run in `afterwork worker` processes).
+    bool run_worker = true;
 };
 
 class App;
@@ -253,6 +266,20 @@ public:
     /// Sets the clock and store of the app's scheduler; throws std::logic_error once the
     /// scheduler exists (a job was scheduled or `scheduler()` was called).
     void configure_scheduler(SchedulerOptions options);
+
+    /// The app's durable job queue: define jobs, enqueue, cancel. Created on first use with the
+    /// options of `configure_jobs` (default: a `MemoryStore`). When any job is defined at
+    /// start, an in-process `Worker` runs them from after the startup until shutdown, which
+    /// stops it claiming at once and, after in-flight requests and background tasks, gives
+    /// running jobs the rest of the drain timeout, then cancels them and releases them to the
+    /// store for another worker — before the lifespan shutdown closes what they use.
+    /// Thread-safe.
+    Queue& jobs();
+    /// Sets the store and worker options of the job queue; throws std::logic_error once the
+    /// queue exists (`jobs()` was called).
+    void configure_jobs(AppJobsOptions options);
+    /// The in-process worker while the app serves jobs; null otherwise.
+    Worker* jobs_worker() noexcept;
 
     /// Starts `task` as a tracked task of the app — `asyncio.create_task` for work that
     /// outlives a request (a report job a client polls): on the calling loop when called from

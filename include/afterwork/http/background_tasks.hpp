@@ -22,6 +22,15 @@
 /// - At shutdown they get a drain deadline; what is still running then is cancelled and what
 ///   has not started is logged as abandoned.
 ///
+/// **Durable jobs.** `co_await bg.enqueue("send_welcome_email", args)` is the other kind of
+/// background work: a job of the app's queue (`App::jobs()`), committed to the job store
+/// before the handler goes on — so before the response is sent — and run by a worker with
+/// retries, even if this process crashes a millisecond after answering. It is not deferred
+/// like `add`: it is stored when awaited, even if the handler throws afterwards. A failure to
+/// store it fails the request instead of losing the job silently: an unknown job name or
+/// arguments that do not match its definition are programming errors (500), a busy or
+/// unreachable store is a 503 with `Retry-After`.
+///
 /// @par Thread safety
 /// Loop-bound: use it from the handler that received it.
 
@@ -39,6 +48,7 @@
 #include <boost/container/small_vector.hpp>
 
 #include <afterwork/detail/unique_function.hpp>
+#include <afterwork/jobs/queue.hpp>
 #include <afterwork/runtime/blocking_pool.hpp>
 #include <afterwork/runtime/task.hpp>
 
@@ -49,6 +59,8 @@ namespace detail {
 struct BackgroundGate {
     const std::atomic<std::uint64_t>* pending = nullptr;
     std::uint64_t limit = 0;
+    /// The app's job queue (created on first use).
+    std::function<Queue&()> jobs;
 };
 
 /// How a task stores an argument of type T: a copy, except that views of characters become
@@ -101,6 +113,23 @@ public:
     template <class F, class... Args>
     void add_always(F&& f, Args&&... args) {
         push(true, std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    /// Stores the durable job `name` with `args` in the app's job queue now (see the file
+    /// comment); returns its id (an existing job's when a unique key matched). The store call
+    /// runs on the blocking pool.
+    /// @throws HttpError 503 when the store is busy or unavailable; `JobsError` (a 500) for
+    /// an unknown name, bad arguments or another storage error; std::logic_error outside an app.
+    /// @par Cancellation
+    /// A cancelled request ends the wait with operation_aborted; the job may still be stored.
+    Task<EnqueueOutcome> enqueue(std::string name, boost::json::value args,
+                                 EnqueueOptions options = {});
+
+    /// `enqueue` with a described struct as the arguments.
+    template <class T>
+        requires detail::is_described_struct<T>
+    Task<EnqueueOutcome> enqueue(std::string name, const T& args, EnqueueOptions options = {}) {
+        return enqueue(std::move(name), to_json(args), std::move(options));
     }
 
     std::size_t size() const noexcept { return entries_.size(); }

@@ -20,6 +20,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
 
+#include <afterwork/detail/validation_issue.hpp>
+
 namespace afterwork {
 
 /// An error answered with `status` and `{"detail": detail}`.
@@ -39,14 +41,6 @@ private:
     int status_;
     std::string detail_;
     std::vector<std::pair<std::string, std::string>> headers_;
-};
-
-/// One failing input, as FastAPI reports it: where (`["body","email"]`, `["query","delay"]`,
-/// `["path","job_id"]`), a human message, and a machine-readable type such as `missing`.
-struct ValidationIssue {
-    boost::json::array loc;
-    std::string msg;
-    std::string type;
 };
 
 /// Invalid request input, answered with 422 and every issue found.

@@ -1,0 +1,705 @@
+// SPDX-License-Identifier: MIT
+#include <afterwork/jobs/worker.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <unordered_map>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/system/system_error.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <afterwork/runtime/cancellation.hpp>
+#include <afterwork/runtime/offload.hpp>
+#include <afterwork/runtime/sleep.hpp>
+#include <afterwork/runtime/task_group.hpp>
+#include <afterwork/runtime/task_handle.hpp>
+
+#include "jobs/progress.hpp"
+#include "jobs/queue_state.hpp"
+
+namespace afterwork {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+std::atomic<std::uint64_t> worker_counter{0};
+
+std::string default_worker_id() {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+        std::snprintf(host, sizeof host, "host");
+    }
+    return fmt::format("{}-{}-{}", host, getpid(), ++worker_counter);
+}
+
+// Why a run was asked to stop; decides what its outcome becomes.
+enum class StopReason : std::uint8_t { none, cancel, lease_lost, shutdown };
+
+// One claimed job from claim to its outcome written. Fields other than the constants are
+// guarded by the worker's mutex.
+struct Run {
+    JobId id = 0;
+    int attempt = 0;
+    int max_attempts = 1;
+    std::shared_ptr<const detail::JobDefinition> definition;
+    std::shared_ptr<JobContext> context;
+    TaskHandle<std::optional<std::string>> handle;  // while the handler runs
+    StopReason stop = StopReason::none;
+};
+
+// A successful attempt waiting for the batched write.
+struct PendingCompletion {
+    Completion completion;
+    std::chrono::seconds result_ttl{0};  // expires_at = the completion's time + this
+    std::optional<detail::ProgressValue> progress;
+};
+
+bool is_timeout(const std::exception_ptr& error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const boost::system::system_error& e) {
+        return e.code() == asio::error::timed_out;
+    } catch (...) {
+        return false;
+    }
+}
+
+}  // namespace
+
+struct Worker::State : detail::WorkerLink, std::enable_shared_from_this<Worker::State> {
+    std::shared_ptr<Queue::State> queue;
+    std::shared_ptr<Store> store;
+    Executor executor;  // where handlers run
+    Executor strand;    // the claim and housekeeping loops, and timer cancels
+    WorkerOptions options;
+
+    mutable std::mutex mutex;  // everything below
+    std::unordered_map<JobId, std::shared_ptr<Run>> runs;
+    std::size_t active = 0;  // handlers running (the concurrency limit counts these)
+    bool started = false;
+    bool stopping = false;
+    bool notified = false;     // something may be claimable since the loop last looked
+    bool waiting = false;      // the claim loop waits on `timer`
+    bool wake_pending = false;
+    asio::steady_timer* timer = nullptr;
+    TaskHandle<void> claim_loop;
+    TaskHandle<void> housekeeping;
+    std::vector<PendingCompletion> completions;
+    bool flushing = false;
+    std::mt19937_64 random{std::random_device{}()};
+    WorkerStats stats;
+
+    TaskGroup drivers;
+
+    State() : drivers("job runs") {}
+
+    void wake() noexcept override {
+        std::lock_guard lock(mutex);
+        notified = true;
+        if (!waiting || wake_pending) return;
+        wake_pending = true;
+        // The timer is the strand's: cancel it there, where the loop either still waits on it
+        // or has not armed it yet (it checks `notified` first).
+        asio::post(strand, [weak = weak_from_this()] {
+            if (auto self = weak.lock()) {
+                std::lock_guard self_lock(self->mutex);
+                self->wake_pending = false;
+                if (self->timer) self->timer->cancel();
+            }
+        });
+    }
+
+    void stop_run(Run& run, StopReason reason) {  // mutex held
+        if (run.stop == StopReason::none || reason == StopReason::lease_lost) run.stop = reason;
+        run.context->request_cancel();
+        if (run.handle) run.handle.cancel(reason == StopReason::shutdown ? CancelReason::shutdown
+                                                                         : CancelReason::user);
+    }
+
+    void cancel_local(JobId id) noexcept override {
+        std::lock_guard lock(mutex);
+        auto found = runs.find(id);
+        // Recorded even before the driver stored the handle (spawn may run the handler up to
+        // its first suspension at once): the driver cancels it as soon as it has it.
+        if (found != runs.end() && found->second->context) {
+            stop_run(*found->second, StopReason::cancel);
+        }
+    }
+
+    TimePoint now() const { return queue->now(); }
+};
+
+namespace {
+
+using StatePtr = std::shared_ptr<Worker::State>;
+
+// ---- outcomes -------------------------------------------------------------------------------
+
+Task<void> flush_completions(StatePtr state);
+
+void queue_completion(const StatePtr& state, PendingCompletion pending) {
+    bool start = false;
+    {
+        std::lock_guard lock(state->mutex);
+        state->completions.push_back(std::move(pending));
+        if (!state->flushing) state->flushing = start = true;
+    }
+    if (start) state->drivers.spawn(state->executor, flush_completions(state), "job completions");
+}
+
+std::vector<JobsResult<void>> write_completions(StatePtr state,
+                                                std::vector<PendingCompletion> batch) {
+    for (const auto& pending : batch) {
+        if (pending.progress) {
+            (void)state->store->set_progress(pending.completion.id, state->options.id,
+                                             pending.progress->fraction,
+                                             pending.progress->message);
+        }
+    }
+    // One `now` for finished_at and the expiry, so a result lives exactly its TTL.
+    const TimePoint now = state->now();
+    std::vector<Completion> completions;
+    completions.reserve(batch.size());
+    for (auto& pending : batch) {
+        pending.completion.expires_at = now + pending.result_ttl;
+        completions.push_back(std::move(pending.completion));
+    }
+    auto results = state->store->complete_many(state->options.id, completions, now);
+    if (!results) {
+        return std::vector<JobsResult<void>>(completions.size(), results.error());
+    }
+    return std::move(*results);
+}
+
+Task<void> flush_completions(StatePtr state) {
+    for (;;) {
+        std::vector<PendingCompletion> batch;
+        {
+            std::lock_guard lock(state->mutex);
+            if (state->completions.empty()) {
+                state->flushing = false;
+                co_return;
+            }
+            batch.swap(state->completions);
+        }
+        std::vector<JobId> ids;
+        ids.reserve(batch.size());
+        for (const auto& pending : batch) ids.push_back(pending.completion.id);
+        auto results = co_await to_thread(write_completions, state, std::move(batch));
+        std::lock_guard lock(state->mutex);
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            if (results[i]) {
+                ++state->stats.succeeded;
+            } else if (results[i].error().code() == JobsErrc::lease_lost ||
+                       results[i].error().code() == JobsErrc::not_found) {
+                ++state->stats.lease_lost;
+                spdlog::warn("worker {}: job {} finished after its lease ended: result dropped",
+                             state->options.id, ids[i]);
+            } else {
+                // The lease runs out and the job is requeued: at-least-once.
+                spdlog::error("worker {}: could not record job {} as succeeded: {}",
+                              state->options.id, ids[i], results[i].error().what());
+            }
+            state->runs.erase(ids[i]);
+        }
+    }
+}
+
+enum class Verdict { fail, cancelled, release, drop };
+
+struct Written {
+    JobsResult<JobState> state = JobState::running;
+    Verdict verdict = Verdict::fail;
+};
+
+Written write_outcome(StatePtr state, JobId id, Verdict verdict, std::string message,
+                      std::optional<TimePoint> retry_at, std::chrono::seconds finished_ttl,
+                      std::optional<detail::ProgressValue> progress) {
+    const auto& worker = state->options.id;
+    Store& store = *state->store;
+    if (progress) (void)store.set_progress(id, worker, progress->fraction, progress->message);
+    const TimePoint now = state->now();
+    Written written;
+    written.verdict = verdict;
+    switch (verdict) {
+        case Verdict::fail:
+            written.state = store.fail(id, worker, message, now, retry_at, now + finished_ttl);
+            break;
+        case Verdict::cancelled: {
+            auto marked = store.mark_cancelled(id, worker, now, now + finished_ttl);
+            if (marked) {
+                written.state = JobState::cancelled;
+            } else {
+                written.state = marked.error();
+            }
+            break;
+        }
+        case Verdict::release: {
+            const JobId ids[] = {id};
+            auto released = store.release(worker, ids, now);
+            if (released) {
+                written.state = JobState::queued;
+            } else {
+                written.state = released.error();
+            }
+            break;
+        }
+        case Verdict::drop:
+            break;
+    }
+    return written;
+}
+
+// Runs one claimed job: the handler as its own task (so a cancel reaches it alone), then its
+// outcome to the store. Not cancelled itself: stop() cancels handlers, and the outcome must
+// still be written.
+Task<void> drive(StatePtr state, std::shared_ptr<Run> run) {
+    const auto& definition = *run->definition;
+    std::optional<std::string> result;
+    std::exception_ptr error;
+    {
+        Task<std::optional<std::string>> attempt =
+            definition.options.timeout
+                ? with_timeout(definition.start(run->context), *definition.options.timeout)
+                : definition.start(run->context);
+        auto handle = spawn(state->executor, std::move(attempt),
+                            SpawnOptions{.name = definition.name});
+        {
+            std::lock_guard lock(state->mutex);
+            run->handle = handle;
+            // A cancel that came between claim and now.
+            if (run->stop != StopReason::none) handle.cancel();
+        }
+        try {
+            result = co_await handle.wait_shielded();
+        } catch (...) {
+            error = std::current_exception();
+        }
+    }
+    StopReason stop;
+    {
+        std::lock_guard lock(state->mutex);
+        run->handle = {};
+        stop = run->stop;
+        --state->active;
+        state->stats.running = state->active;
+    }
+    state->wake();  // a slot is free
+    // A plain function may still run on its pool after a timeout or cancel ended the wait:
+    // the flag tells it to stop.
+    if (error) run->context->request_cancel();
+
+    std::optional<detail::ProgressValue> progress;
+    if (const auto& channel = run->context->progress_channel()) progress = co_await channel->close();
+
+    const auto ttl = definition.options.finished_ttl;
+    // A cancel asked for while the handler ran wins even if it then returned normally (a plain
+    // function that saw the flag returns early): the job ends cancelled, as the user asked.
+    if (!error && (stop == StopReason::none || stop == StopReason::shutdown)) {
+        Completion completion{run->id, std::move(result), std::nullopt};
+        queue_completion(state, PendingCompletion{std::move(completion),
+                                                  definition.options.result_ttl,
+                                                  std::move(progress)});
+        co_return;  // the flusher forgets the run once written
+    }
+    Verdict verdict = Verdict::fail;
+    std::string message;
+    std::optional<TimePoint> retry_at;
+    switch (stop) {
+        case StopReason::lease_lost:
+            verdict = Verdict::drop;
+            break;
+        case StopReason::cancel:
+            verdict = Verdict::cancelled;
+            break;
+        case StopReason::shutdown:
+            verdict = Verdict::release;
+            break;
+        case StopReason::none:
+            if (is_timeout(error)) {
+                message = fmt::format("timed out after {} ms", definition.options.timeout->count());
+            } else if (is_cancellation(error)) {
+                // Nobody here asked: the handler was cancelled from outside. Give it back.
+                verdict = Verdict::release;
+            } else {
+                message = describe_exception(error);
+            }
+            break;
+    }
+    if (verdict == Verdict::fail && run->attempt < run->max_attempts) {
+        const auto ceiling = backoff_ceiling(definition.options.backoff, run->attempt);
+        milliseconds delay{0};
+        {
+            std::lock_guard lock(state->mutex);
+            delay = milliseconds(
+                std::uniform_int_distribution<std::int64_t>(0, ceiling.count())(state->random));
+        }
+        retry_at = state->now() + delay;
+    }
+    if (verdict == Verdict::fail) {
+        spdlog::warn("worker {}: job {} ({}) attempt {}/{} failed: {}", state->options.id,
+                     run->id, definition.name, run->attempt, run->max_attempts, message);
+    }
+    Written written;
+    if (verdict != Verdict::drop) {
+        written = co_await to_thread(write_outcome, state, run->id, verdict, std::move(message),
+                                     retry_at, ttl, std::move(progress));
+    }
+    std::lock_guard lock(state->mutex);
+    if (verdict == Verdict::drop) {
+        ++state->stats.lease_lost;
+    } else if (!written.state) {
+        if (written.state.error().code() == JobsErrc::lease_lost ||
+            written.state.error().code() == JobsErrc::not_found) {
+            ++state->stats.lease_lost;
+        } else {
+            spdlog::error("worker {}: could not record the outcome of job {}: {}",
+                          state->options.id, run->id, written.state.error().what());
+        }
+    } else if (verdict == Verdict::release) {
+        ++state->stats.released;
+    } else {
+        switch (*written.state) {
+            case JobState::failed:
+                ++state->stats.retried;
+                break;
+            case JobState::dead:
+                ++state->stats.dead;
+                break;
+            case JobState::cancelled:
+                ++state->stats.cancelled;
+                break;
+            default:
+                break;
+        }
+    }
+    state->runs.erase(run->id);
+}
+
+// A claimed job this worker cannot run: fail the attempt, due again later for a worker that
+// can (see worker.hpp).
+JobsResult<JobState> fail_unknown(StatePtr state, JobRecord job) {
+    const TimePoint now = state->now();
+    const bool retry = job.attempt < job.max_attempts;
+    return state->store->fail(
+        job.id, state->options.id,
+        fmt::format("no definition of job \"{}\" in worker {}", job.name, state->options.id), now,
+        retry ? std::optional<TimePoint>(now + state->options.unknown_retry_delay) : std::nullopt,
+        now + state->options.dead_ttl);
+}
+
+Task<void> drive_unknown(StatePtr state, JobRecord job) {
+    const JobId id = job.id;
+    auto outcome = co_await to_thread(fail_unknown, state, std::move(job));
+    std::lock_guard lock(state->mutex);
+    if (outcome && *outcome == JobState::dead) ++state->stats.dead;
+    if (outcome && *outcome == JobState::failed) ++state->stats.retried;
+    state->runs.erase(id);
+}
+
+// Called on the strand with the claimed jobs.
+void start_runs(const StatePtr& state, std::vector<JobRecord> jobs) {
+    for (auto& job : jobs) {
+        auto definition = state->queue->find(job.name);
+        if (!definition) {
+            spdlog::error("worker {}: claimed job {} named \"{}\", which it has no definition "
+                          "for",
+                          state->options.id, job.id, job.name);
+            {
+                std::lock_guard lock(state->mutex);
+                state->runs.emplace(job.id, std::make_shared<Run>());  // heartbeats keep it
+            }
+            state->drivers.spawn(state->executor, drive_unknown(state, std::move(job)),
+                                 "unknown job");
+            continue;
+        }
+        boost::system::error_code ec;
+        boost::json::value args = boost::json::parse(job.args, ec);  // the store checked it
+        auto channel = std::make_shared<detail::ProgressChannel>(
+            state->store, job.id, state->options.id, state->executor,
+            state->options.progress_interval);
+        auto run = std::make_shared<Run>();
+        run->id = job.id;
+        run->attempt = job.attempt;
+        run->max_attempts = job.max_attempts;
+        run->definition = std::move(definition);
+        run->context = std::make_shared<JobContext>(job, std::move(args), std::move(channel));
+        {
+            std::lock_guard lock(state->mutex);
+            state->runs.emplace(job.id, run);
+            ++state->active;
+            ++state->stats.claimed;
+            state->stats.running = state->active;
+            // A stop between claim and here: give it back at once.
+            if (state->stopping) run->stop = StopReason::shutdown;
+        }
+        state->drivers.spawn(state->executor, drive(state, std::move(run)), "job");
+    }
+}
+
+JobsResult<std::vector<JobRecord>> claim_jobs(StatePtr state, std::size_t limit) {
+    ClaimRequest request;
+    request.worker_id = state->options.id;
+    request.queues = state->options.queues;
+    request.limit = limit;
+    request.now = state->now();
+    request.lease = state->options.lease;
+    request.rate_limits = state->queue->rate_limits();
+    return state->store->claim(request);
+}
+
+JobsResult<std::optional<TimePoint>> next_due(StatePtr state) {
+    return state->store->next_due_at();
+}
+
+Task<void> claim_loop(StatePtr state) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    struct Detach {
+        Worker::State& state;
+        ~Detach() {
+            std::lock_guard lock(state.mutex);
+            state.timer = nullptr;
+            state.waiting = false;
+        }
+    } detach{*state};
+    {
+        std::lock_guard lock(state->mutex);
+        state->timer = &timer;
+    }
+    for (;;) {
+        std::size_t free = 0;
+        {
+            std::lock_guard lock(state->mutex);
+            if (state->stopping) co_return;
+            state->notified = false;
+            free = state->options.concurrency - std::min(state->options.concurrency, state->active);
+        }
+        milliseconds wait = state->options.poll_interval;
+        if (free > 0) {
+            // Shielded: a claim that completes must reach start_runs, or its jobs would sit
+            // leased by nobody until the lease ends.
+            Task<JobsResult<std::vector<JobRecord>>> claim = to_thread(claim_jobs, state, free);
+            auto claimed = co_await shielded(std::move(claim));
+            if (!claimed) {
+                spdlog::warn("worker {}: claim failed: {}", state->options.id,
+                             claimed.error().what());
+            } else {
+                const bool full_batch = claimed->size() == free;
+                start_runs(state, std::move(*claimed));
+                if (full_batch) continue;  // there may be more
+                Task<JobsResult<std::optional<TimePoint>>> due = to_thread(next_due, state);
+                auto next = co_await std::move(due);
+                if (next && *next) {
+                    auto until = std::chrono::duration_cast<milliseconds>(**next - state->now());
+                    // At least a millisecond: a due job in a queue this worker does not serve
+                    // must not make it spin.
+                    wait = std::clamp(until + milliseconds(1), milliseconds(1), wait);
+                }
+            }
+        }
+        {
+            std::lock_guard lock(state->mutex);
+            if (state->stopping) co_return;
+            if (state->notified) continue;
+            state->waiting = true;
+        }
+        timer.expires_after(wait);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        std::lock_guard lock(state->mutex);
+        state->waiting = false;
+    }
+}
+
+std::vector<LeaseStatus> renew(StatePtr state, std::vector<JobId> ids) {
+    auto statuses = state->store->heartbeat(
+        state->options.id, ids, state->now() + state->options.lease);
+    if (!statuses) {
+        // A missed heartbeat is not a lost lease: the next one may get through in time.
+        spdlog::warn("worker {}: heartbeat failed: {}", state->options.id,
+                     statuses.error().what());
+        return {};
+    }
+    return std::move(*statuses);
+}
+
+JobsResult<ExpiredLeases> requeue(StatePtr state) {
+    const TimePoint now = state->now();
+    return state->store->requeue_expired(now, now + state->options.dead_ttl);
+}
+
+void purge(StatePtr state) {
+    constexpr std::size_t kBatch = 1000;
+    // Bounded per round, so one round stays short; the next round goes on.
+    for (int round = 0; round < 20; ++round) {
+        auto purged = state->store->purge(state->now(), kBatch);
+        if (!purged) {
+            spdlog::warn("worker {}: purge failed: {}", state->options.id, purged.error().what());
+            return;
+        }
+        if (*purged < kBatch) return;
+    }
+}
+
+// Heartbeats, lease expiry and purge, on the strand, apart from the handlers.
+Task<void> housekeeping(StatePtr state) {
+    const auto& options = state->options;
+    auto next_heartbeat = SteadyClock::now() + options.heartbeat_interval;
+    auto next_requeue = SteadyClock::now();
+    auto next_purge = SteadyClock::now() + options.purge_interval;
+    for (;;) {
+        const auto wake_at = std::min({next_heartbeat, next_requeue, next_purge});
+        if (wake_at > SteadyClock::now()) co_await sleep_for(wake_at - SteadyClock::now());
+        if (SteadyClock::now() >= next_heartbeat) {
+            next_heartbeat = SteadyClock::now() + options.heartbeat_interval;
+            std::vector<JobId> ids;
+            {
+                std::lock_guard lock(state->mutex);
+                ids.reserve(state->runs.size());
+                for (const auto& [id, run] : state->runs) ids.push_back(id);
+            }
+            if (!ids.empty()) {
+                auto statuses = co_await to_thread(renew, state, std::move(ids));
+                std::lock_guard lock(state->mutex);
+                for (const auto& status : statuses) {
+                    auto found = state->runs.find(status.id);
+                    if (found == state->runs.end() || !found->second->context) continue;
+                    if (!status.held) {
+                        spdlog::warn("worker {}: lost the lease of job {}: cancelling its run",
+                                     options.id, status.id);
+                        state->stop_run(*found->second, StopReason::lease_lost);
+                    } else if (status.cancel_requested) {
+                        state->stop_run(*found->second, StopReason::cancel);
+                    }
+                }
+            }
+        }
+        if (SteadyClock::now() >= next_requeue) {
+            next_requeue = SteadyClock::now() + options.requeue_interval;
+            auto expired = co_await to_thread(requeue, state);
+            if (expired && !expired->requeued.empty()) {
+                {
+                    std::lock_guard lock(state->mutex);
+                    state->stats.requeued_expired += expired->requeued.size();
+                }
+                state->queue->wake_workers();
+            }
+        }
+        if (SteadyClock::now() >= next_purge) {
+            next_purge = SteadyClock::now() + options.purge_interval;
+            co_await to_thread(purge, state);
+        }
+    }
+}
+
+}  // namespace
+
+Worker::Worker(Queue& queue, Executor executor, WorkerOptions options)
+    : state_(std::make_shared<State>()) {
+    if (options.concurrency == 0) throw std::invalid_argument("Worker: concurrency must be >= 1");
+    if (options.lease.count() <= 0 || options.poll_interval.count() <= 0 ||
+        options.requeue_interval.count() <= 0 || options.purge_interval.count() <= 0 ||
+        options.progress_interval.count() < 0 || options.heartbeat_interval.count() < 0) {
+        throw std::invalid_argument("Worker: the lease and intervals must be positive");
+    }
+    if (options.heartbeat_interval.count() == 0) {
+        options.heartbeat_interval = std::max(milliseconds(1), options.lease / 3);
+    }
+    if (options.id.empty()) options.id = default_worker_id();
+    state_->queue = queue.state();
+    state_->store = queue.store();
+    state_->strand = asio::make_strand(executor);
+    state_->executor = std::move(executor);
+    state_->options = std::move(options);
+}
+
+Worker::~Worker() { stop(std::chrono::seconds(0)); }
+
+void Worker::start() {
+    {
+        std::lock_guard lock(state_->mutex);
+        if (state_->started) throw std::logic_error("worker " + state_->options.id + " started twice");
+        if (state_->stopping) throw std::logic_error("worker " + state_->options.id + " was stopped");
+        state_->started = true;
+    }
+    state_->queue->add_worker(state_);
+    auto claims = spawn(state_->strand, claim_loop(state_),
+                        SpawnOptions{.name = "worker " + state_->options.id});
+    auto chores = spawn(state_->strand, housekeeping(state_),
+                        SpawnOptions{.name = "worker housekeeping"});
+    std::lock_guard lock(state_->mutex);
+    state_->claim_loop = claims;
+    state_->housekeeping = chores;
+}
+
+void Worker::request_stop() noexcept {
+    {
+        std::lock_guard lock(state_->mutex);
+        if (state_->stopping) return;
+        state_->stopping = true;
+    }
+    state_->wake();
+}
+
+bool Worker::stop(std::chrono::steady_clock::duration grace) {
+    request_stop();
+    bool started = false;
+    {
+        std::lock_guard lock(state_->mutex);
+        started = state_->started;
+    }
+    if (!started) return true;
+    TaskHandle<void> claims;
+    TaskHandle<void> chores;
+    {
+        std::lock_guard lock(state_->mutex);
+        claims = state_->claim_loop;
+        chores = state_->housekeeping;
+    }
+    // 0. No more claims: a claim in flight still hands its jobs over (they are released below).
+    bool ok = true;
+    if (claims) {
+        claims.cancel(CancelReason::shutdown);
+        ok = claims.wait_for(std::chrono::seconds(10));
+    }
+    // 1. Running jobs get the grace period.
+    if (!state_->drivers.wait_for(grace)) {
+        // 2. Then they are cancelled; their drivers release them to the store.
+        {
+            std::lock_guard lock(state_->mutex);
+            for (auto& [id, run] : state_->runs) {
+                if (run->context) state_->stop_run(*run, StopReason::shutdown);
+            }
+        }
+    }
+    ok = state_->drivers.wait_for(std::chrono::seconds(10)) && ok;
+    // 3. The housekeeping stops last, so leases stay renewed while the jobs wind down.
+    if (chores) {
+        chores.cancel(CancelReason::shutdown);
+        ok = chores.wait_for(std::chrono::seconds(10)) && ok;
+    }
+    return ok;
+}
+
+const std::string& Worker::id() const noexcept { return state_->options.id; }
+
+WorkerStats Worker::stats() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->stats;
+}
+
+}  // namespace afterwork
