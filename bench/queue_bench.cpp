@@ -38,7 +38,9 @@ using namespace std::chrono_literals;
 using afterwork::JobContext;
 using Clock = std::chrono::steady_clock;
 
-afterwork::Task<void> no_op() { co_return; }
+afterwork::Task<void> no_op() {
+    co_return;
+}
 
 double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
@@ -69,7 +71,8 @@ void remove_files(const Setup& setup) {
 }
 
 void define_no_op(afterwork::Queue& queue) {
-    queue.define("noop", [](JobContext&, const boost::json::value&) { return no_op(); },
+    queue.define("noop",
+                 [](JobContext&, const boost::json::value&) { return no_op(); },
                  {.max_attempts = 1, .result_ttl = std::chrono::hours(1)});
 }
 
@@ -130,7 +133,8 @@ int main(int argc, char** argv) {
     loop.join();
     std::printf("succeeded=%llu\n", static_cast<unsigned long long>(stats.succeeded));
     std::printf("process_per_s=%.0f\n", static_cast<double>(stats.succeeded) / process_s);
-    std::printf("end_to_end_per_s=%.0f\n", static_cast<double>(stats.succeeded) / (enqueue_s + process_s));
+    std::printf("end_to_end_per_s=%.0f\n",
+                static_cast<double>(stats.succeeded) / (enqueue_s + process_s));
     remove_files(setup);
     return stats.succeeded == static_cast<std::uint64_t>(jobs) ? 0 : 1;
 }

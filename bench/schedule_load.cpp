@@ -54,7 +54,8 @@ struct Lateness {
     std::vector<double> samples_ms;
 };
 
-afterwork::Task<void> record_lateness(std::shared_ptr<Lateness> lateness, SystemClock::time_point start,
+afterwork::Task<void> record_lateness(std::shared_ptr<Lateness> lateness,
+                                      SystemClock::time_point start,
                                       SystemClock::duration interval) {
     const auto now = SystemClock::now();
     // The nominal fire time of this run: the last start + k * interval at or before now.
@@ -75,15 +76,16 @@ int lateness(int jobs, int seconds, int interval_ms) {
     loop.start();
     Scheduler scheduler;
     auto samples = std::make_shared<Lateness>();
-    samples->samples_ms.reserve(static_cast<std::size_t>(jobs) * seconds * 1000 / interval_ms + 1024);
+    samples->samples_ms.reserve(static_cast<std::size_t>(jobs) * seconds * 1000 / interval_ms +
+                                1024);
     const auto interval = std::chrono::milliseconds(interval_ms);
     const auto begin = SystemClock::now() + 1s;
     for (int i = 0; i < jobs; ++i) {
         const auto start = begin + interval * i / jobs;
-        scheduler.add("job-" + std::to_string(i), IntervalTrigger(interval, start),
-                      [samples, start, interval] {
-                          return record_lateness(samples, start, interval);
-                      });
+        scheduler.add(
+            "job-" + std::to_string(i),
+            IntervalTrigger(interval, start),
+            [samples, start, interval] { return record_lateness(samples, start, interval); });
     }
     scheduler.start(loop.executor());
     std::this_thread::sleep_until(begin + std::chrono::seconds(seconds));
@@ -95,25 +97,34 @@ int lateness(int jobs, int seconds, int interval_ms) {
         sorted = samples->samples_ms;
     }
     std::sort(sorted.begin(), sorted.end());
-    std::printf("runs=%zu\nexpected_runs=%lld\n", sorted.size(),
+    std::printf("runs=%zu\nexpected_runs=%lld\n",
+                sorted.size(),
                 static_cast<long long>(jobs) * seconds * 1000 / interval_ms);
     std::printf("p50_ms=%.3f\np90_ms=%.3f\np99_ms=%.3f\nmax_ms=%.3f\n",
-                percentile(sorted, 0.50), percentile(sorted, 0.90), percentile(sorted, 0.99),
+                percentile(sorted, 0.50),
+                percentile(sorted, 0.90),
+                percentile(sorted, 0.99),
                 sorted.empty() ? 0.0 : sorted.back());
     loop.stop();
     loop.join();
     return 0;
 }
 
-afterwork::Task<void> nothing() { co_return; }
+afterwork::Task<void> nothing() {
+    co_return;
+}
 
 // The expressions and zones of the APScheduler peer (5-field crontab forms it accepts); the
 // zone objects are shared by the triggers of a zone, as a program's would be.
 std::vector<afterwork::Trigger> cron_triggers() {
-    const char* expressions[] = {"0 9 * * *", "0 * * * *", "0 8 * * mon", "*/15 * * * *",
-                                 "*/5 9-17 * * mon-fri", "30 2 * * *"};
-    const char* zones[] = {"UTC", "Asia/Kolkata", "Europe/Berlin", "America/New_York",
-                           "Australia/Lord_Howe"};
+    const char* expressions[] = {"0 9 * * *",
+                                 "0 * * * *",
+                                 "0 8 * * mon",
+                                 "*/15 * * * *",
+                                 "*/5 9-17 * * mon-fri",
+                                 "30 2 * * *"};
+    const char* zones[] = {
+        "UTC", "Asia/Kolkata", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"};
     std::vector<afterwork::TimeZone> located;
     for (const char* zone : zones) located.push_back(afterwork::TimeZone::locate(zone));
     std::vector<afterwork::Trigger> triggers;
@@ -141,7 +152,8 @@ int next_fire(int seconds) {
             }
         }
     }
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::printf("next_fire_per_s=%.0f\n", static_cast<double>(computed) / elapsed);
     return 0;
 }
@@ -159,17 +171,21 @@ int memory(int schedules) {
     const auto started = std::chrono::steady_clock::now();
     double first_tenth_s = 0;
     for (int i = 0; i < schedules; ++i) {
-        scheduler.add(fmt::format("schedule-{}", i), triggers[static_cast<std::size_t>(i) % triggers.size()],
+        scheduler.add(fmt::format("schedule-{}", i),
+                      triggers[static_cast<std::size_t>(i) % triggers.size()],
                       [] { return nothing(); });
         if (i + 1 == schedules / 10) {
-            first_tenth_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            first_tenth_s =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         }
     }
-    const double all_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double all_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const long after = resident_kib();
     const auto listed = scheduler.jobs().size();
     std::printf("schedules=%zu\nrss_before_kib=%ld\nrss_after_kib=%ld\n", listed, before, after);
-    std::printf("rss_mib=%.1f\nbytes_per_schedule=%.0f\n", (after - before) / 1024.0,
+    std::printf("rss_mib=%.1f\nbytes_per_schedule=%.0f\n",
+                (after - before) / 1024.0,
                 (after - before) * 1024.0 / schedules);
     std::printf("add_us_first_tenth=%.2f\nadd_us_last_nine_tenths=%.2f\n",
                 first_tenth_s * 1e6 / (schedules / 10),
@@ -190,7 +206,8 @@ int argument(int argc, char** argv, int index, int fallback) {
 int main(int argc, char** argv) {
     const std::string mode = argc > 1 ? argv[1] : "";
     if (mode == "lateness") {
-        return lateness(argument(argc, argv, 2, 1000), argument(argc, argv, 3, 20),
+        return lateness(argument(argc, argv, 2, 1000),
+                        argument(argc, argv, 3, 20),
                         argument(argc, argv, 4, 1000));
     }
     if (mode == "memory") return memory(argument(argc, argv, 2, 100'000));

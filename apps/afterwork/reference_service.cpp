@@ -87,7 +87,8 @@ struct RequestMetrics {
 // poll or cancel them, kept for a time to live after they end instead of vanishing.
 class ReportJobs {
 public:
-    explicit ReportJobs(std::chrono::milliseconds ttl) : ttl_(ttl), random_(std::random_device{}()) {}
+    explicit ReportJobs(std::chrono::milliseconds ttl)
+        : ttl_(ttl), random_(std::random_device{}()) {}
 
     std::string add(TaskHandle<void> handle, std::string id) {
         std::lock_guard lock(mutex_);
@@ -128,9 +129,15 @@ boost::json::object report_status(std::string_view id, const TaskHandle<void>& h
     boost::json::object body{{"job_id", id}};
     switch (handle.state()) {
         case TaskState::pending:
-        case TaskState::running: body["status"] = "running"; break;
-        case TaskState::succeeded: body["status"] = "complete"; break;
-        case TaskState::cancelled: body["status"] = "cancelled"; break;
+        case TaskState::running:
+            body["status"] = "running";
+            break;
+        case TaskState::succeeded:
+            body["status"] = "complete";
+            break;
+        case TaskState::cancelled:
+            body["status"] = "cancelled";
+            break;
         case TaskState::failed: {
             body["status"] = "failed";
             try {
@@ -244,8 +251,10 @@ void write_notification(std::shared_ptr<AppendLog> log, std::string email, std::
 }
 
 // With ?delay=N the task waits on the loop first: the response is long gone by then.
-Task<void> write_notification_later(std::shared_ptr<AppendLog> log, std::string email,
-                                    std::string message, double delay_seconds) {
+Task<void> write_notification_later(std::shared_ptr<AppendLog> log,
+                                    std::string email,
+                                    std::string message,
+                                    double delay_seconds) {
     if (delay_seconds > 0) {
         co_await sleep_for(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
             std::chrono::duration<double>(delay_seconds)));
@@ -254,8 +263,7 @@ Task<void> write_notification_later(std::shared_ptr<AppendLog> log, std::string 
 }
 
 // The article's async `send_welcome_email`: a coroutine on the request's loop.
-Task<void> send_welcome_email(std::shared_ptr<AppendLog> log, std::string email,
-                              std::string name) {
+Task<void> send_welcome_email(std::shared_ptr<AppendLog> log, std::string email, std::string name) {
     co_await sleep_for(std::chrono::milliseconds(0));  // as `await asyncio.sleep(0)`: yield
     log->append(fmt::format("welcome email to {} ({})\n", email, name));
 }
@@ -284,7 +292,8 @@ void write_export(const std::filesystem::path& file, std::int64_t rows) {
     if (!out.flush()) throw std::runtime_error("cannot write " + file.string());
 }
 
-Task<boost::json::value> run_export(std::filesystem::path exports_dir, JobContext& job,
+Task<boost::json::value> run_export(std::filesystem::path exports_dir,
+                                    JobContext& job,
                                     ExportArgs args) {
     if (!(args.seconds >= 0 && args.seconds <= 86400)) {
         throw std::invalid_argument("seconds must be between 0 and 86400");
@@ -294,8 +303,8 @@ Task<boost::json::value> run_export(std::filesystem::path exports_dir, JobContex
     const auto rows = static_cast<std::int64_t>(std::llround(args.seconds * kRowsPerSecond));
     const auto step = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
         std::chrono::duration<double>(args.seconds / steps));
-    spdlog::info("[export {}] attempt {}: {} rows over {} s", job.id(), job.attempt(), rows,
-                 args.seconds);
+    spdlog::info(
+        "[export {}] attempt {}: {} rows over {} s", job.id(), job.attempt(), rows, args.seconds);
     for (int done = 1; done <= steps; ++done) {
         co_await sleep_for(step);
         job.set_progress(static_cast<double>(done) / steps,
@@ -350,20 +359,18 @@ Task<JobRecord> find_export(Queue& queue, JobId id) {
 Task<Response> start_export(Request& request) {
     const auto seconds = request.query_or<double>("seconds", 10.0);
     if (!(seconds >= 0 && seconds <= 86400)) {
-        throw ValidationError({"query", "seconds"}, "Input should be between 0 and 86400 seconds",
-                              "value_error");
+        throw ValidationError(
+            {"query", "seconds"}, "Input should be between 0 and 86400 seconds", "value_error");
     }
     // Named locals: g++ 12 cannot turn a string literal into a coroutine's std::string
     // parameter inside a co_await expression ("array used as initializer").
     std::string name = "export_report";
     boost::json::value args{{"seconds", seconds}};
-    auto enqueued =
-        co_await request.app().jobs().co_enqueue(std::move(name), std::move(args));
+    auto enqueued = co_await request.app().jobs().co_enqueue(std::move(name), std::move(args));
     if (!enqueued) throw HttpError(503, enqueued.error().what(), {{"Retry-After", "1"}});
     const JobId id = enqueued->id;
-    co_return json_response(202, {{"id", id},
-                                  {"state", "queued"},
-                                  {"status_url", fmt::format("/exports/{}", id)}});
+    co_return json_response(
+        202, {{"id", id}, {"state", "queued"}, {"status_url", fmt::format("/exports/{}", id)}});
 }
 
 Task<Response> show_export(Request& request) {
@@ -407,19 +414,16 @@ void define_reference_jobs(Queue& queue, const std::filesystem::path& data_dir) 
                      return run_export(exports, job, args);
                  },
                  {.max_attempts = 3, .backoff = {.base = std::chrono::seconds(1)}});
-    queue.define(
-        "send_welcome_email",
-        [emails = std::make_shared<AppendLog>(data_dir / "emails.txt")](JobContext& job,
-                                                                        WelcomeArgs args) {
-            emails->append(
-                fmt::format("welcome email to {} ({}) [job {}]\n", args.email, args.name, job.id()));
-        },
-        {.max_attempts = 5});
+    queue.define("send_welcome_email",
+                 [emails = std::make_shared<AppendLog>(data_dir / "emails.txt")](JobContext& job,
+                                                                                 WelcomeArgs args) {
+                     emails->append(fmt::format(
+                         "welcome email to {} ({}) [job {}]\n", args.email, args.name, job.id()));
+                 },
+                 {.max_attempts = 5});
     queue.define("simulate_work",
-                 [log = std::make_shared<AppendLog>(data_dir / "work.log")](JobContext& job,
-                                                                            SimulateArgs args) {
-                     return simulate_work(log, job, args);
-                 });
+                 [log = std::make_shared<AppendLog>(data_dir / "work.log")](
+                     JobContext& job, SimulateArgs args) { return simulate_work(log, job, args); });
 }
 
 void build_reference_service(App& app, ReferenceOptions options) {
@@ -429,9 +433,8 @@ void build_reference_service(App& app, ReferenceOptions options) {
     app.every(options.session_cleanup_interval, "session-cleanup", cleanup_expired_sessions);
     app.every(options.exchange_rates_interval, "exchange-rates", refresh_exchange_rates);
     app.every(options.analytics_interval, "analytics", aggregate_analytics);
-    app.supervise("cache-warmer", [every = options.cache_warm_interval] {
-        return warm_cache(every);
-    });
+    app.supervise("cache-warmer",
+                  [every = options.cache_warm_interval] { return warm_cache(every); });
 
     // The zone is checked before anything touches the disk, so a typo fails cleanly.
     TimeZone::locate(options.cron_time_zone);
@@ -448,10 +451,8 @@ void build_reference_service(App& app, ReferenceOptions options) {
     std::shared_ptr<SqliteStore> store = std::move(*database);
     app.configure_scheduler({.store = SqliteStore::schedule_store(store), .name = "cron"});
     // Durable jobs in the same file; the in-process worker runs them.
-    app.configure_jobs({.store = store,
-                        .queue = {},
-                        .worker = {.lease = options.job_lease},
-                        .run_worker = true});
+    app.configure_jobs(
+        {.store = store, .queue = {}, .worker = {.lease = options.job_lease}, .run_worker = true});
     define_reference_jobs(app.jobs(), options.data_dir);
     mount_jobs_api(app, app.jobs());
 
@@ -464,8 +465,8 @@ void build_reference_service(App& app, ReferenceOptions options) {
         std::error_code ec;
         std::filesystem::create_directories(*data_dir, ec);
         if (ec) {
-            throw std::runtime_error("cannot create the data folder " + data_dir->string() +
-                                     ": " + ec.message());
+            throw std::runtime_error("cannot create the data folder " + data_dir->string() + ": " +
+                                     ec.message());
         }
         self.state().emplace<Logs>(*data_dir);
         self.state().emplace<RequestMetrics>();
@@ -476,28 +477,31 @@ void build_reference_service(App& app, ReferenceOptions options) {
 
     app.use(count_requests);
 
-    app.post("/send-notification/{email}",
-             [](Request& request, BackgroundTasks& tasks) -> Task<Response> {
-                 auto email = std::string(request.path_param("email"));
-                 auto delay = request.query_or<double>("delay", 0.0);
-                 if (!(delay >= 0 && delay <= 3600)) {
-                     throw ValidationError(
-                         {"query", "delay"},
-                         "Input should be between 0 and 3600 seconds", "value_error");
-                 }
-                 auto& logs = request.state().get<Logs>();
-                 if (delay > 0) {
-                     tasks.add(write_notification_later, logs.notifications, email,
-                               "some notification", delay);
-                 } else if (request.query("sync")) {
-                     tasks.add(write_notification, logs.notifications, email,
-                               "some notification");
-                 } else {
-                     tasks.add(write_notification_later, logs.notifications, email,
-                               "some notification", 0.0);
-                 }
-                 co_return json_response({{"message", "Notification sent in the background"}});
-             });
+    app.post(
+        "/send-notification/{email}",
+        [](Request& request, BackgroundTasks& tasks) -> Task<Response> {
+            auto email = std::string(request.path_param("email"));
+            auto delay = request.query_or<double>("delay", 0.0);
+            if (!(delay >= 0 && delay <= 3600)) {
+                throw ValidationError({"query", "delay"},
+                                      "Input should be between 0 and 3600 seconds",
+                                      "value_error");
+            }
+            auto& logs = request.state().get<Logs>();
+            if (delay > 0) {
+                tasks.add(write_notification_later,
+                          logs.notifications,
+                          email,
+                          "some notification",
+                          delay);
+            } else if (request.query("sync")) {
+                tasks.add(write_notification, logs.notifications, email, "some notification");
+            } else {
+                tasks.add(
+                    write_notification_later, logs.notifications, email, "some notification", 0.0);
+            }
+            co_return json_response({{"message", "Notification sent in the background"}});
+        });
 
     app.post("/signup", [](Request& request, BackgroundTasks& tasks) -> Task<Response> {
         auto body = request.json<SignupRequest>();
@@ -509,9 +513,8 @@ void build_reference_service(App& app, ReferenceOptions options) {
             WelcomeArgs welcome{body.email, body.name};
             auto job = co_await tasks.enqueue(std::move(job_name), welcome);
             tasks.add(log_signup, logs.signups, user_id, body.source.value_or("organic"));
-            co_return json_response(201, {{"user_id", user_id},
-                                          {"email", body.email},
-                                          {"welcome_job_id", job.id}});
+            co_return json_response(
+                201, {{"user_id", user_id}, {"email", body.email}, {"welcome_job_id", job.id}});
         }
         tasks.add(send_welcome_email, logs.emails, body.email, body.name);
         tasks.add(log_signup, logs.signups, user_id, body.source.value_or("organic"));
@@ -521,8 +524,8 @@ void build_reference_service(App& app, ReferenceOptions options) {
     app.post("/reports/generate", [data_dir](Request& request) -> Task<Response> {
         auto seconds = request.query_or<double>("seconds", 60.0);
         if (!(seconds >= 0 && seconds <= 86400)) {
-            throw ValidationError({"query", "seconds"},
-                                  "Input should be between 0 and 86400 seconds", "value_error");
+            throw ValidationError(
+                {"query", "seconds"}, "Input should be between 0 and 86400 seconds", "value_error");
         }
         auto& jobs = request.state().get<ReportJobs>();
         auto id = jobs.new_id();
@@ -587,8 +590,9 @@ void build_reference_service(App& app, ReferenceOptions options) {
     app.get("/jobs", [](Request& request) -> Task<Response> {
         boost::json::array list;
         for (const auto& job : request.app().scheduler().jobs()) {
-            list.push_back(
-                {{"id", job.id}, {"name", job.name}, {"next_run", local_time_json(job.next_run, job.time_zone)}});
+            list.push_back({{"id", job.id},
+                            {"name", job.name},
+                            {"next_run", local_time_json(job.next_run, job.time_zone)}});
         }
         co_return json_response(list);
     });
@@ -606,8 +610,9 @@ void build_reference_service(App& app, ReferenceOptions options) {
                 {"next_run", local_time_json(job.next_run, job.time_zone)},
                 {"last_run", local_time_json(job.last_run, job.time_zone)},
                 {"last_outcome", to_string(job.last_outcome)},
-                {"last_error", job.last_error ? boost::json::value(*job.last_error)
-                                              : boost::json::value(nullptr)},
+                {"last_error",
+                 job.last_error ? boost::json::value(*job.last_error)
+                                : boost::json::value(nullptr)},
                 {"paused", job.paused},
                 {"running", job.running},
                 {"runs", job.runs},

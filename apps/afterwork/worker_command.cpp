@@ -39,17 +39,20 @@ WorkerCommand::WorkerCommand(CLI::App& cli) {
         ->capture_default_str()
         ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}));
     command_
-        ->add_option("--job-lease", lease_seconds_,
+        ->add_option("--job-lease",
+                     lease_seconds_,
                      "Seconds a job is leased; a killed worker's jobs return after it")
         ->capture_default_str()
         ->check(CLI::Range(0.5, 86400.0));
     command_
-        ->add_option("--poll-interval", poll_seconds_,
+        ->add_option("--poll-interval",
+                     poll_seconds_,
                      "Seconds between looks for jobs other processes enqueued")
         ->capture_default_str()
         ->check(CLI::Range(0.01, 3600.0));
     command_
-        ->add_option("--drain-timeout", drain_seconds_,
+        ->add_option("--drain-timeout",
+                     drain_seconds_,
                      "Seconds running jobs get to finish at a stop signal")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 86400.0));
@@ -69,8 +72,8 @@ int WorkerCommand::run() const noexcept {
         std::error_code ec;
         std::filesystem::create_directories(data_dir, ec);
         if (ec) {
-            spdlog::critical("cannot create the data folder {}: {}", data_dir.string(),
-                             ec.message());
+            spdlog::critical(
+                "cannot create the data folder {}: {}", data_dir.string(), ec.message());
             return 1;
         }
         auto opened = SqliteStore::open(data_dir / "afterwork.db");
@@ -97,14 +100,22 @@ int WorkerCommand::run() const noexcept {
         int received = 0;
         sigwait(&stop_signals, &received);
         spdlog::info("worker {}: {} received, finishing running jobs (drain timeout {} s)",
-                     worker.id(), received == SIGINT ? "SIGINT" : "SIGTERM", drain_seconds_);
+                     worker.id(),
+                     received == SIGINT ? "SIGINT" : "SIGTERM",
+                     drain_seconds_);
         const bool clean = worker.stop(to_ms(drain_seconds_));
         if (!clean) spdlog::warn("worker {}: some store writes were still in flight", worker.id());
         const auto stats = worker.stats();
-        spdlog::info("worker {}: {} claimed, {} succeeded, {} retried, {} dead, {} cancelled, {} "
-                     "released",
-                     worker.id(), stats.claimed, stats.succeeded, stats.retried, stats.dead,
-                     stats.cancelled, stats.released);
+        spdlog::info(
+            "worker {}: {} claimed, {} succeeded, {} retried, {} dead, {} cancelled, {} "
+            "released",
+            worker.id(),
+            stats.claimed,
+            stats.succeeded,
+            stats.retried,
+            stats.dead,
+            stats.cancelled,
+            stats.released);
         loop.stop();
         loop.join();
         spdlog::info("worker stopped");

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "jobs/queue_state.hpp"
+#include "jobs/store_call.hpp"
 
 namespace afterwork {
 
@@ -249,7 +250,9 @@ Task<JobsResult<std::vector<EnqueueOutcome>>> Queue::co_enqueue_many(
     const TimePoint now = state_->now();
     auto prepared = prepare(jobs, now);
     if (!prepared) co_return prepared.error();
-    co_return co_await to_thread(enqueue_on_pool, state_, std::move(*prepared), now);
+    auto stored =
+        detail::store_call(*state_->store, enqueue_on_pool, state_, std::move(*prepared), now);
+    co_return co_await std::move(stored);
 }
 
 Task<JobsResult<EnqueueOutcome>> Queue::co_enqueue(std::string name, boost::json::value args,

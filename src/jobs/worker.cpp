@@ -28,6 +28,7 @@
 
 #include "jobs/progress.hpp"
 #include "jobs/queue_state.hpp"
+#include "jobs/store_call.hpp"
 
 namespace afterwork {
 
@@ -93,8 +94,8 @@ struct Worker::State : detail::WorkerLink, std::enable_shared_from_this<Worker::
     std::size_t active = 0;  // handlers running (the concurrency limit counts these)
     bool started = false;
     bool stopping = false;
-    bool notified = false;     // something may be claimable since the loop last looked
-    bool waiting = false;      // the claim loop waits on `timer`
+    bool notified = false;  // something may be claimable since the loop last looked
+    bool waiting = false;   // the claim loop waits on `timer`
     bool wake_pending = false;
     asio::steady_timer* timer = nullptr;
     TaskHandle<void> claim_loop;
@@ -127,8 +128,9 @@ struct Worker::State : detail::WorkerLink, std::enable_shared_from_this<Worker::
     void stop_run(Run& run, StopReason reason) {  // mutex held
         if (run.stop == StopReason::none || reason == StopReason::lease_lost) run.stop = reason;
         run.context->request_cancel();
-        if (run.handle) run.handle.cancel(reason == StopReason::shutdown ? CancelReason::shutdown
-                                                                         : CancelReason::user);
+        if (run.handle)
+            run.handle.cancel(reason == StopReason::shutdown ? CancelReason::shutdown
+                                                             : CancelReason::user);
     }
 
     void cancel_local(JobId id) noexcept override {
@@ -166,7 +168,8 @@ std::vector<JobsResult<void>> write_completions(StatePtr state,
                                                 std::vector<PendingCompletion> batch) {
     for (const auto& pending : batch) {
         if (pending.progress) {
-            (void)state->store->set_progress(pending.completion.id, state->options.id,
+            (void)state->store->set_progress(pending.completion.id,
+                                             state->options.id,
                                              pending.progress->fraction,
                                              pending.progress->message);
         }
@@ -200,7 +203,8 @@ Task<void> flush_completions(StatePtr state) {
         std::vector<JobId> ids;
         ids.reserve(batch.size());
         for (const auto& pending : batch) ids.push_back(pending.completion.id);
-        auto results = co_await to_thread(write_completions, state, std::move(batch));
+        auto results =
+            co_await detail::store_call(*state->store, write_completions, state, std::move(batch));
         std::lock_guard lock(state->mutex);
         for (std::size_t i = 0; i < ids.size(); ++i) {
             if (results[i]) {
@@ -209,11 +213,14 @@ Task<void> flush_completions(StatePtr state) {
                        results[i].error().code() == JobsErrc::not_found) {
                 ++state->stats.lease_lost;
                 spdlog::warn("worker {}: job {} finished after its lease ended: result dropped",
-                             state->options.id, ids[i]);
+                             state->options.id,
+                             ids[i]);
             } else {
                 // The lease runs out and the job is requeued: at-least-once.
                 spdlog::error("worker {}: could not record job {} as succeeded: {}",
-                              state->options.id, ids[i], results[i].error().what());
+                              state->options.id,
+                              ids[i],
+                              results[i].error().what());
             }
             state->runs.erase(ids[i]);
         }
@@ -227,8 +234,12 @@ struct Written {
     Verdict verdict = Verdict::fail;
 };
 
-Written write_outcome(StatePtr state, JobId id, Verdict verdict, std::string message,
-                      std::optional<TimePoint> retry_at, std::chrono::seconds finished_ttl,
+Written write_outcome(StatePtr state,
+                      JobId id,
+                      Verdict verdict,
+                      std::string message,
+                      std::optional<TimePoint> retry_at,
+                      std::chrono::seconds finished_ttl,
                       std::optional<detail::ProgressValue> progress) {
     const auto& worker = state->options.id;
     Store& store = *state->store;
@@ -277,8 +288,8 @@ Task<void> drive(StatePtr state, std::shared_ptr<Run> run) {
             definition.options.timeout
                 ? with_timeout(definition.start(run->context), *definition.options.timeout)
                 : definition.start(run->context);
-        auto handle = spawn(state->executor, std::move(attempt),
-                            SpawnOptions{.name = definition.name});
+        auto handle =
+            spawn(state->executor, std::move(attempt), SpawnOptions{.name = definition.name});
         {
             std::lock_guard lock(state->mutex);
             run->handle = handle;
@@ -305,16 +316,18 @@ Task<void> drive(StatePtr state, std::shared_ptr<Run> run) {
     if (error) run->context->request_cancel();
 
     std::optional<detail::ProgressValue> progress;
-    if (const auto& channel = run->context->progress_channel()) progress = co_await channel->close();
+    if (const auto& channel = run->context->progress_channel())
+        progress = co_await channel->close();
 
     const auto ttl = definition.options.finished_ttl;
     // A cancel asked for while the handler ran wins even if it then returned normally (a plain
     // function that saw the flag returns early): the job ends cancelled, as the user asked.
     if (!error && (stop == StopReason::none || stop == StopReason::shutdown)) {
         Completion completion{run->id, std::move(result), std::nullopt};
-        queue_completion(state, PendingCompletion{std::move(completion),
-                                                  definition.options.result_ttl,
-                                                  std::move(progress)});
+        queue_completion(
+            state,
+            PendingCompletion{
+                std::move(completion), definition.options.result_ttl, std::move(progress)});
         co_return;  // the flusher forgets the run once written
     }
     Verdict verdict = Verdict::fail;
@@ -352,13 +365,25 @@ Task<void> drive(StatePtr state, std::shared_ptr<Run> run) {
         retry_at = state->now() + delay;
     }
     if (verdict == Verdict::fail) {
-        spdlog::warn("worker {}: job {} ({}) attempt {}/{} failed: {}", state->options.id,
-                     run->id, definition.name, run->attempt, run->max_attempts, message);
+        spdlog::warn("worker {}: job {} ({}) attempt {}/{} failed: {}",
+                     state->options.id,
+                     run->id,
+                     definition.name,
+                     run->attempt,
+                     run->max_attempts,
+                     message);
     }
     Written written;
     if (verdict != Verdict::drop) {
-        written = co_await to_thread(write_outcome, state, run->id, verdict, std::move(message),
-                                     retry_at, ttl, std::move(progress));
+        written = co_await detail::store_call(*state->store,
+                                              write_outcome,
+                                              state,
+                                              run->id,
+                                              verdict,
+                                              std::move(message),
+                                              retry_at,
+                                              ttl,
+                                              std::move(progress));
     }
     std::lock_guard lock(state->mutex);
     if (verdict == Verdict::drop) {
@@ -369,7 +394,9 @@ Task<void> drive(StatePtr state, std::shared_ptr<Run> run) {
             ++state->stats.lease_lost;
         } else {
             spdlog::error("worker {}: could not record the outcome of job {}: {}",
-                          state->options.id, run->id, written.state.error().what());
+                          state->options.id,
+                          run->id,
+                          written.state.error().what());
         }
     } else if (verdict == Verdict::release) {
         ++state->stats.released;
@@ -397,15 +424,17 @@ JobsResult<JobState> fail_unknown(StatePtr state, JobRecord job) {
     const TimePoint now = state->now();
     const bool retry = job.attempt < job.max_attempts;
     return state->store->fail(
-        job.id, state->options.id,
-        fmt::format("no definition of job \"{}\" in worker {}", job.name, state->options.id), now,
+        job.id,
+        state->options.id,
+        fmt::format("no definition of job \"{}\" in worker {}", job.name, state->options.id),
+        now,
         retry ? std::optional<TimePoint>(now + state->options.unknown_retry_delay) : std::nullopt,
         now + state->options.dead_ttl);
 }
 
 Task<void> drive_unknown(StatePtr state, JobRecord job) {
     const JobId id = job.id;
-    auto outcome = co_await to_thread(fail_unknown, state, std::move(job));
+    auto outcome = co_await detail::store_call(*state->store, fail_unknown, state, std::move(job));
     std::lock_guard lock(state->mutex);
     if (outcome && *outcome == JobState::dead) ++state->stats.dead;
     if (outcome && *outcome == JobState::failed) ++state->stats.retried;
@@ -417,22 +446,27 @@ void start_runs(const StatePtr& state, std::vector<JobRecord> jobs) {
     for (auto& job : jobs) {
         auto definition = state->queue->find(job.name);
         if (!definition) {
-            spdlog::error("worker {}: claimed job {} named \"{}\", which it has no definition "
-                          "for",
-                          state->options.id, job.id, job.name);
+            spdlog::error(
+                "worker {}: claimed job {} named \"{}\", which it has no definition "
+                "for",
+                state->options.id,
+                job.id,
+                job.name);
             {
                 std::lock_guard lock(state->mutex);
                 state->runs.emplace(job.id, std::make_shared<Run>());  // heartbeats keep it
             }
-            state->drivers.spawn(state->executor, drive_unknown(state, std::move(job)),
-                                 "unknown job");
+            state->drivers.spawn(
+                state->executor, drive_unknown(state, std::move(job)), "unknown job");
             continue;
         }
         boost::system::error_code ec;
         boost::json::value args = boost::json::parse(job.args, ec);  // the store checked it
-        auto channel = std::make_shared<detail::ProgressChannel>(
-            state->store, job.id, state->options.id, state->executor,
-            state->options.progress_interval);
+        auto channel = std::make_shared<detail::ProgressChannel>(state->store,
+                                                                 job.id,
+                                                                 state->options.id,
+                                                                 state->executor,
+                                                                 state->options.progress_interval);
         auto run = std::make_shared<Run>();
         run->id = job.id;
         run->attempt = job.attempt;
@@ -493,16 +527,18 @@ Task<void> claim_loop(StatePtr state) {
         if (free > 0) {
             // Shielded: a claim that completes must reach start_runs, or its jobs would sit
             // leased by nobody until the lease ends.
-            Task<JobsResult<std::vector<JobRecord>>> claim = to_thread(claim_jobs, state, free);
+            Task<JobsResult<std::vector<JobRecord>>> claim =
+                detail::store_call(*state->store, claim_jobs, state, free);
             auto claimed = co_await shielded(std::move(claim));
             if (!claimed) {
-                spdlog::warn("worker {}: claim failed: {}", state->options.id,
-                             claimed.error().what());
+                spdlog::warn(
+                    "worker {}: claim failed: {}", state->options.id, claimed.error().what());
             } else {
                 const bool full_batch = claimed->size() == free;
                 start_runs(state, std::move(*claimed));
                 if (full_batch) continue;  // there may be more
-                Task<JobsResult<std::optional<TimePoint>>> due = to_thread(next_due, state);
+                Task<JobsResult<std::optional<TimePoint>>> due =
+                    detail::store_call(*state->store, next_due, state);
                 auto next = co_await std::move(due);
                 if (next && *next) {
                     auto until = std::chrono::duration_cast<milliseconds>(**next - state->now());
@@ -526,12 +562,11 @@ Task<void> claim_loop(StatePtr state) {
 }
 
 std::vector<LeaseStatus> renew(StatePtr state, std::vector<JobId> ids) {
-    auto statuses = state->store->heartbeat(
-        state->options.id, ids, state->now() + state->options.lease);
+    auto statuses =
+        state->store->heartbeat(state->options.id, ids, state->now() + state->options.lease);
     if (!statuses) {
         // A missed heartbeat is not a lost lease: the next one may get through in time.
-        spdlog::warn("worker {}: heartbeat failed: {}", state->options.id,
-                     statuses.error().what());
+        spdlog::warn("worker {}: heartbeat failed: {}", state->options.id, statuses.error().what());
         return {};
     }
     return std::move(*statuses);
@@ -573,14 +608,16 @@ Task<void> housekeeping(StatePtr state) {
                 for (const auto& [id, run] : state->runs) ids.push_back(id);
             }
             if (!ids.empty()) {
-                auto statuses = co_await to_thread(renew, state, std::move(ids));
+                auto statuses =
+                    co_await detail::store_call(*state->store, renew, state, std::move(ids));
                 std::lock_guard lock(state->mutex);
                 for (const auto& status : statuses) {
                     auto found = state->runs.find(status.id);
                     if (found == state->runs.end() || !found->second->context) continue;
                     if (!status.held) {
                         spdlog::warn("worker {}: lost the lease of job {}: cancelling its run",
-                                     options.id, status.id);
+                                     options.id,
+                                     status.id);
                         state->stop_run(*found->second, StopReason::lease_lost);
                     } else if (status.cancel_requested) {
                         state->stop_run(*found->second, StopReason::cancel);
@@ -590,7 +627,7 @@ Task<void> housekeeping(StatePtr state) {
         }
         if (SteadyClock::now() >= next_requeue) {
             next_requeue = SteadyClock::now() + options.requeue_interval;
-            auto expired = co_await to_thread(requeue, state);
+            auto expired = co_await detail::store_call(*state->store, requeue, state);
             if (expired && !expired->requeued.empty()) {
                 {
                     std::lock_guard lock(state->mutex);
@@ -601,7 +638,7 @@ Task<void> housekeeping(StatePtr state) {
         }
         if (SteadyClock::now() >= next_purge) {
             next_purge = SteadyClock::now() + options.purge_interval;
-            co_await to_thread(purge, state);
+            co_await detail::store_call(*state->store, purge, state);
         }
     }
 }
@@ -627,20 +664,24 @@ Worker::Worker(Queue& queue, Executor executor, WorkerOptions options)
     state_->options = std::move(options);
 }
 
-Worker::~Worker() { stop(std::chrono::seconds(0)); }
+Worker::~Worker() {
+    stop(std::chrono::seconds(0));
+}
 
 void Worker::start() {
     {
         std::lock_guard lock(state_->mutex);
-        if (state_->started) throw std::logic_error("worker " + state_->options.id + " started twice");
-        if (state_->stopping) throw std::logic_error("worker " + state_->options.id + " was stopped");
+        if (state_->started)
+            throw std::logic_error("worker " + state_->options.id + " started twice");
+        if (state_->stopping)
+            throw std::logic_error("worker " + state_->options.id + " was stopped");
         state_->started = true;
     }
     state_->queue->add_worker(state_);
-    auto claims = spawn(state_->strand, claim_loop(state_),
-                        SpawnOptions{.name = "worker " + state_->options.id});
-    auto chores = spawn(state_->strand, housekeeping(state_),
-                        SpawnOptions{.name = "worker housekeeping"});
+    auto claims = spawn(
+        state_->strand, claim_loop(state_), SpawnOptions{.name = "worker " + state_->options.id});
+    auto chores =
+        spawn(state_->strand, housekeeping(state_), SpawnOptions{.name = "worker housekeeping"});
     std::lock_guard lock(state_->mutex);
     state_->claim_loop = claims;
     state_->housekeeping = chores;
@@ -695,7 +736,9 @@ bool Worker::stop(std::chrono::steady_clock::duration grace) {
     return ok;
 }
 
-const std::string& Worker::id() const noexcept { return state_->options.id; }
+const std::string& Worker::id() const noexcept {
+    return state_->options.id;
+}
 
 WorkerStats Worker::stats() const {
     std::lock_guard lock(state_->mutex);

@@ -31,7 +31,8 @@ struct EnqueueBody {
     std::optional<std::string> unique_key;
     std::optional<int> max_attempts;
 };
-BOOST_DESCRIBE_STRUCT(EnqueueBody, (),
+BOOST_DESCRIBE_STRUCT(EnqueueBody,
+                      (),
                       (name, args, queue, priority, delay, run_at, unique_key, max_attempts))
 
 struct Api {
@@ -46,8 +47,8 @@ using ApiPtr = std::shared_ptr<const Api>;
     switch (error.code()) {
         case JobsErrc::not_found:
             if (!field.empty()) {
-                throw ValidationError(boost::json::array{"body", field}, error.what(),
-                                      "value_error");
+                throw ValidationError(
+                    boost::json::array{"body", field}, error.what(), "value_error");
             }
             throw HttpError(404, error.what());
         case JobsErrc::duplicate:
@@ -82,23 +83,23 @@ bool same_token(std::string_view given, std::string_view expected) {
 
 void authorize(const Api& api, const Request& request) {
     if (api.token.empty()) {
-        throw HttpError(403, "job mutations are disabled: set AFTERWORK_ADMIN_TOKEN to enable them");
+        throw HttpError(403,
+                        "job mutations are disabled: set AFTERWORK_ADMIN_TOKEN to enable them");
     }
     const auto header = request.header("Authorization");
     constexpr std::string_view kScheme = "Bearer ";
     if (!header || header->size() < kScheme.size() ||
         !same_token(header->substr(0, kScheme.size()), kScheme) ||
         !same_token(header->substr(kScheme.size()), api.token)) {
-        throw HttpError(401, "a valid bearer token is required",
-                        {{"WWW-Authenticate", "Bearer"}});
+        throw HttpError(401, "a valid bearer token is required", {{"WWW-Authenticate", "Bearer"}});
     }
 }
 
 JobId job_id(const Request& request) {
     const auto id = request.path_param<std::int64_t>("id");
     if (id <= 0) {
-        throw ValidationError(boost::json::array{"path", "id"}, "Input should be greater than 0",
-                              "greater_than");
+        throw ValidationError(
+            boost::json::array{"path", "id"}, "Input should be greater than 0", "greater_than");
     }
     return id;
 }
@@ -108,8 +109,8 @@ Task<Response> list_jobs(ApiPtr api, Request& request) {
     if (auto state = request.query("state")) {
         auto parsed = parse_job_state(*state);
         if (!parsed) {
-            throw ValidationError(boost::json::array{"query", "state"}, parsed.error().what(),
-                                  "enum");
+            throw ValidationError(
+                boost::json::array{"query", "state"}, parsed.error().what(), "enum");
         }
         filter.state = *parsed;
     }
@@ -130,10 +131,11 @@ Task<Response> list_jobs(ApiPtr api, Request& request) {
     JobPage result = value_or_raise(std::move(listed));
     boost::json::array jobs;
     for (const auto& job : result.jobs) jobs.push_back(job_to_json(job));
-    co_return json_response(boost::json::object{
-        {"jobs", std::move(jobs)},
-        {"next_before", result.next_before_id ? boost::json::value(*result.next_before_id)
-                                              : boost::json::value(nullptr)}});
+    co_return json_response(
+        boost::json::object{{"jobs", std::move(jobs)},
+                            {"next_before",
+                             result.next_before_id ? boost::json::value(*result.next_before_id)
+                                                   : boost::json::value(nullptr)}});
 }
 
 Task<Response> get_job(ApiPtr api, Request& request) {
@@ -159,8 +161,8 @@ Task<Response> enqueue_job(ApiPtr api, Request& request) {
     if (body.run_at) {
         auto at = try_parse_iso8601(*body.run_at);
         if (!at) {
-            throw ValidationError(boost::json::array{"body", "run_at"}, at.error().what(),
-                                  "datetime_parsing");
+            throw ValidationError(
+                boost::json::array{"body", "run_at"}, at.error().what(), "datetime_parsing");
         }
         options.run_at = *at;
     }
@@ -170,8 +172,8 @@ Task<Response> enqueue_job(ApiPtr api, Request& request) {
     options.max_attempts = body.max_attempts;
     auto args = body.args.value_or(boost::json::value(nullptr));
     std::string name = body.name;
-    auto enqueued = co_await api->queue.co_enqueue(std::move(name), std::move(args),
-                                                   std::move(options));
+    auto enqueued =
+        co_await api->queue.co_enqueue(std::move(name), std::move(args), std::move(options));
     if (!enqueued) {
         raise(enqueued.error(), "name");
     }

@@ -150,8 +150,8 @@ struct Scheduler::State : std::enable_shared_from_this<State> {
         if (entry.paused || entry.removed || !entry.next) return;
         TimePoint due_at = *entry.next;
         if (entry.jitter.count() > 0) {
-            due_at += milliseconds(
-                std::uniform_int_distribution<long>(0, entry.jitter.count())(random));
+            due_at +=
+                milliseconds(std::uniform_int_distribution<long>(0, entry.jitter.count())(random));
         }
         entry.due = due_at;
         entry.index_key = next_key++;
@@ -244,8 +244,11 @@ struct Fire {
 
 // Decides what the due `entry` does at `now` and plans its next occurrence. Called with the
 // state's mutex held; the entry is out of the due index.
-void process_due(Scheduler::State& state, const std::shared_ptr<Entry>& entry, TimePoint now,
-                 std::vector<Fire>& fires, std::vector<std::string>& finished) {
+void process_due(Scheduler::State& state,
+                 const std::shared_ptr<Entry>& entry,
+                 TimePoint now,
+                 std::vector<Fire>& fires,
+                 std::vector<std::string>& finished) {
     std::vector<TimePoint> runnable;
     std::uint64_t missed = 0;
     std::optional<TimePoint> occurrence = entry->next;
@@ -268,13 +271,17 @@ void process_due(Scheduler::State& state, const std::shared_ptr<Entry>& entry, T
         }
         if (occurrence) start = *occurrence;
     }
-    if (entry->coalesce && runnable.size() > 1) runnable.erase(runnable.begin(), runnable.end() - 1);
+    if (entry->coalesce && runnable.size() > 1)
+        runnable.erase(runnable.begin(), runnable.end() - 1);
 
     entry->missed += missed;
     if (missed > 0) {
         entry->outcome = ScheduleOutcome::missed;
         spdlog::warn("scheduler {}: job {} missed {} occurrence(s) (more than {} ms late)",
-                     state.name, entry->id, missed, entry->grace.count());
+                     state.name,
+                     entry->id,
+                     missed,
+                     entry->grace.count());
     }
     int launched = 0;
     for (TimePoint run_time : runnable) {
@@ -284,7 +291,10 @@ void process_due(Scheduler::State& state, const std::shared_ptr<Entry>& entry, T
             entry->outcome = ScheduleOutcome::skipped;
             spdlog::warn(
                 "scheduler {}: job {} skipped its run at {}: {} instance(s) already running",
-                state.name, entry->id, format_iso8601(run_time), entry->running + launched);
+                state.name,
+                entry->id,
+                format_iso8601(run_time),
+                entry->running + launched);
             continue;
         }
         ++launched;
@@ -299,7 +309,8 @@ void process_due(Scheduler::State& state, const std::shared_ptr<Entry>& entry, T
     }
 }
 
-Task<void> run_instance(std::shared_ptr<Scheduler::State> state, std::shared_ptr<Entry> entry,
+Task<void> run_instance(std::shared_ptr<Scheduler::State> state,
+                        std::shared_ptr<Entry> entry,
                         RecurringFunction function) {
     std::exception_ptr error;
     try {
@@ -378,8 +389,8 @@ Task<void> firing_loop(std::shared_ptr<Scheduler::State> state) {
                 co_await to_thread(persist, state, std::move(ids));
             } catch (const std::exception& e) {
                 if (is_cancellation(std::current_exception())) throw;
-                spdlog::error("scheduler {}: could not persist fire times: {}", state->name,
-                              e.what());
+                spdlog::error(
+                    "scheduler {}: could not persist fire times: {}", state->name, e.what());
             }
         }
         {
@@ -430,10 +441,9 @@ Scheduler::Scheduler(SchedulerOptions options)
     : state_(std::make_shared<State>(std::move(options.name))) {
     state_->clock = options.clock ? std::move(options.clock) : system_scheduler_clock();
     state_->store = std::move(options.store);
-    state_->clock_token =
-        state_->clock->subscribe([weak = std::weak_ptr<State>(state_)] {
-            if (auto state = weak.lock()) state->wake();
-        });
+    state_->clock_token = state_->clock->subscribe([weak = std::weak_ptr<State>(state_)] {
+        if (auto state = weak.lock()) state->wake();
+    });
 }
 
 Scheduler::~Scheduler() {
@@ -441,8 +451,10 @@ Scheduler::~Scheduler() {
     state_->clock->unsubscribe(state_->clock_token);
 }
 
-ScheduleResult<void> Scheduler::insert(std::string name, Trigger trigger,
-                                       RecurringFunction function, ScheduleOptions options,
+ScheduleResult<void> Scheduler::insert(std::string name,
+                                       Trigger trigger,
+                                       RecurringFunction function,
+                                       ScheduleOptions options,
                                        bool replace_existing) {
     std::string id = options.id.empty() ? name : std::move(options.id);
     if (id.empty()) return option_error("a scheduled job needs a name or an id");
@@ -476,15 +488,17 @@ ScheduleResult<void> Scheduler::insert(std::string name, Trigger trigger,
         // due at once and meets the misfire policy like any late run.
         if (stored->next_run) next = stored->next_run;
         if (!stored->next_run && !stored->paused && stored->last_run) {
-            spdlog::info("scheduler {}: job {} already fired its last occurrence", state_->name,
-                         id);
+            spdlog::info(
+                "scheduler {}: job {} already fired its last occurrence", state_->name, id);
             return {};
         }
     }
     if (!next && !paused) {
         return ScheduleError(ScheduleErrc::invalid_trigger,
-                             fmt::format("job {}: {} has no fire time after {}", id,
-                                         trigger.to_string(), format_iso8601(now)));
+                             fmt::format("job {}: {} has no fire time after {}",
+                                         id,
+                                         trigger.to_string(),
+                                         format_iso8601(now)));
     }
     const milliseconds grace = options.misfire_grace.value_or(default_grace(trigger, now));
 
@@ -533,18 +547,24 @@ ScheduleResult<void> Scheduler::insert(std::string name, Trigger trigger,
     return {};
 }
 
-ScheduleResult<void> Scheduler::try_add(std::string name, Trigger trigger,
-                                        RecurringFunction function, ScheduleOptions options) {
-    return insert(std::move(name), std::move(trigger), std::move(function), std::move(options),
-                  false);
+ScheduleResult<void> Scheduler::try_add(std::string name,
+                                        Trigger trigger,
+                                        RecurringFunction function,
+                                        ScheduleOptions options) {
+    return insert(
+        std::move(name), std::move(trigger), std::move(function), std::move(options), false);
 }
 
-void Scheduler::add(std::string name, Trigger trigger, RecurringFunction function,
+void Scheduler::add(std::string name,
+                    Trigger trigger,
+                    RecurringFunction function,
                     ScheduleOptions options) {
     try_add(std::move(name), std::move(trigger), std::move(function), std::move(options)).value();
 }
 
-void Scheduler::replace(std::string name, Trigger trigger, RecurringFunction function,
+void Scheduler::replace(std::string name,
+                        Trigger trigger,
+                        RecurringFunction function,
                         ScheduleOptions options) {
     insert(std::move(name), std::move(trigger), std::move(function), std::move(options), true)
         .value();
@@ -566,12 +586,15 @@ ScheduleResult<void> Scheduler::try_remove(std::string_view id) {
     return {};
 }
 
-void Scheduler::remove(std::string_view id) { try_remove(id).value(); }
+void Scheduler::remove(std::string_view id) {
+    try_remove(id).value();
+}
 
 namespace {
 
 ScheduleResult<void> set_paused(const std::shared_ptr<Scheduler::State>& state,
-                                std::string_view id, bool paused) {
+                                std::string_view id,
+                                bool paused) {
     std::unique_lock store_lock(state->store_mutex, std::defer_lock);
     if (state->store) store_lock.lock();
     {
@@ -605,11 +628,15 @@ ScheduleResult<void> set_paused(const std::shared_ptr<Scheduler::State>& state,
 ScheduleResult<void> Scheduler::try_pause(std::string_view id) {
     return set_paused(state_, id, true);
 }
-void Scheduler::pause(std::string_view id) { try_pause(id).value(); }
+void Scheduler::pause(std::string_view id) {
+    try_pause(id).value();
+}
 ScheduleResult<void> Scheduler::try_resume(std::string_view id) {
     return set_paused(state_, id, false);
 }
-void Scheduler::resume(std::string_view id) { try_resume(id).value(); }
+void Scheduler::resume(std::string_view id) {
+    try_resume(id).value();
+}
 
 std::optional<ScheduledJobInfo> Scheduler::job(std::string_view id) const {
     std::lock_guard lock(state_->mutex);
@@ -671,8 +698,7 @@ bool Scheduler::wait_stopped(std::chrono::steady_clock::duration timeout) {
     {
         std::unique_lock lock(state_->mutex);
         if (!state_->started) return true;
-        if (!state_->loop_ended.wait_until(lock, deadline,
-                                           [&] { return !state_->loop_running; })) {
+        if (!state_->loop_ended.wait_until(lock, deadline, [&] { return !state_->loop_running; })) {
             return false;
         }
     }

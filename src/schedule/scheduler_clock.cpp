@@ -33,7 +33,8 @@ std::optional<std::chrono::steady_clock::duration> SystemSchedulerClock::sleep_h
     // second instead of after a sleep measured on the steady clock.
     constexpr std::chrono::steady_clock::duration kMaxSleep = std::chrono::seconds(1);
     const auto remaining = due - now();
-    if (remaining <= TimePoint::duration::zero()) return std::chrono::steady_clock::duration::zero();
+    if (remaining <= TimePoint::duration::zero())
+        return std::chrono::steady_clock::duration::zero();
     return std::min<std::chrono::steady_clock::duration>(
         std::chrono::duration_cast<std::chrono::steady_clock::duration>(remaining), kMaxSleep);
 }

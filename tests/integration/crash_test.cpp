@@ -39,19 +39,27 @@ constexpr int kJobs = 1000;
 
 class CrashTest : public ::testing::Test {
 protected:
-    CrashTest() {
-        store_ = std::shared_ptr<SqliteStore>(SqliteStore::open(db()).value());
-    }
+    CrashTest() { store_ = std::shared_ptr<SqliteStore>(SqliteStore::open(db()).value()); }
 
     std::filesystem::path db() const { return data_.path() / "afterwork.db"; }
 
     std::unique_ptr<Process> start_worker(const std::string& id) {
-        auto worker = std::make_unique<Process>(
-            AFTERWORK_BINARY,
-            std::vector<std::string>{"worker", "--data-dir", data_.string(), "--id", id,
-                                     "--concurrency", "20", "--job-lease", "3",
-                                     "--poll-interval", "0.05", "--drain-timeout", "10",
-                                     "--log-level", "warn"});
+        auto worker = std::make_unique<Process>(AFTERWORK_BINARY,
+                                                std::vector<std::string>{"worker",
+                                                                         "--data-dir",
+                                                                         data_.string(),
+                                                                         "--id",
+                                                                         id,
+                                                                         "--concurrency",
+                                                                         "20",
+                                                                         "--job-lease",
+                                                                         "3",
+                                                                         "--poll-interval",
+                                                                         "0.05",
+                                                                         "--drain-timeout",
+                                                                         "10",
+                                                                         "--log-level",
+                                                                         "warn"});
         auto banner = worker->wait_for_line(
             [](std::string_view line) { return line.starts_with("afterwork worker "); }, 60s);
         EXPECT_TRUE(banner) << worker->diagnostics();
@@ -107,7 +115,9 @@ TEST_F(CrashTest, KilledWorkersLoseNothingAndRepeatOnlyWhatWasRunning) {
     ASSERT_EQ(ids.size(), static_cast<std::size_t>(kJobs));
 
     int generation = 0;
-    auto name = [&](const char* base) { return std::string(base) + "-" + std::to_string(generation); };
+    auto name = [&](const char* base) {
+        return std::string(base) + "-" + std::to_string(generation);
+    };
     std::string id_a = name("a"), id_b = name("b");
     auto a = start_worker(id_a);
     auto b = start_worker(id_b);
@@ -168,8 +178,8 @@ TEST_F(CrashTest, KilledWorkersLoseNothingAndRepeatOnlyWhatWasRunning) {
         }
     }
     EXPECT_EQ(runs.size(), static_cast<std::size_t>(kJobs)) << "the log names unknown jobs";
-    std::cout << "running at a kill: " << running_at_a_kill_.size() << ", ran twice or more: "
-              << repeated << "\n";
+    std::cout << "running at a kill: " << running_at_a_kill_.size()
+              << ", ran twice or more: " << repeated << "\n";
 
     // A graceful stop exits 0.
     for (auto* worker : {a.get(), b.get()}) {

@@ -47,9 +47,17 @@ protected:
 
     void start() {
         process_.emplace(AFTERWORK_BINARY,
-                         std::vector<std::string>{"serve", "--host", "127.0.0.1", "--port", "0",
-                                                  "--data-dir", data_.string(), "--threads", "2",
-                                                  "--job-lease", "1"},
+                         std::vector<std::string>{"serve",
+                                                  "--host",
+                                                  "127.0.0.1",
+                                                  "--port",
+                                                  "0",
+                                                  "--data-dir",
+                                                  data_.string(),
+                                                  "--threads",
+                                                  "2",
+                                                  "--job-lease",
+                                                  "1"},
                          testing::ProcessOptions{.env = {{"AFTERWORK_ADMIN_TOKEN", "t0ken"}}});
         auto banner = process_->wait_for_line(
             [](std::string_view line) { return line.starts_with(kBanner); }, kStartTimeout);
@@ -58,8 +66,10 @@ protected:
         std::from_chars(digits.data(), digits.data() + digits.size(), port_);
     }
 
-    testing::RawResponse call(std::string_view method, std::string_view target,
-                              std::string_view body = {}, const testing::Headers& headers = {}) {
+    testing::RawResponse call(std::string_view method,
+                              std::string_view target,
+                              std::string_view body = {},
+                              const testing::Headers& headers = {}) {
         auto response = testing::http_request(port_, method, target, body, headers);
         EXPECT_TRUE(response) << target << ": " << response.error().message();
         return response ? *response : testing::RawResponse{};
@@ -88,12 +98,14 @@ TEST_F(ServeExports, AnExportReportsProgressAndSucceedsWithItsFile) {
     ASSERT_FALSE(HasFatalFailure());
     const auto id = start_export("1");
     double seen_progress = 0;
-    ASSERT_TRUE(eventually([&] {
-        auto job = export_job(id);
-        if (job.is_null()) return false;
-        seen_progress = std::max(seen_progress, job.at("progress").to_number<double>());
-        return job.at("state") == "succeeded";
-    }, 60s));
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto job = export_job(id);
+            if (job.is_null()) return false;
+            seen_progress = std::max(seen_progress, job.at("progress").to_number<double>());
+            return job.at("state") == "succeeded";
+        },
+        60s));
     auto job = export_job(id);
     EXPECT_EQ(job.at("progress").to_number<double>(), 1.0);
     EXPECT_EQ(job.at("attempt"), 1);
@@ -127,7 +139,9 @@ TEST_F(ServeExports, UnknownIdsAndBadDurationsGetDefinedErrors) {
     EXPECT_EQ(call("POST", "/exports?seconds=1e9").status, 422);
     EXPECT_EQ(call("POST", "/exports?seconds=soon").status, 422);
     // A durable signup's job is not an export.
-    auto signup = call("POST", "/signup?durable=1", R"({"email":"ada@example.com","name":"Ada"})",
+    auto signup = call("POST",
+                       "/signup?durable=1",
+                       R"({"email":"ada@example.com","name":"Ada"})",
                        {{"Content-Type", "application/json"}});
     ASSERT_EQ(signup.status, 201) << signup.body;
     const auto job = boost::json::parse(signup.body).at("welcome_job_id").to_number<std::int64_t>();
@@ -137,7 +151,9 @@ TEST_F(ServeExports, UnknownIdsAndBadDurationsGetDefinedErrors) {
 TEST_F(ServeExports, ADurableSignupEmailIsStoredBeforeTheAnswerAndSent) {
     start();
     ASSERT_FALSE(HasFatalFailure());
-    auto signup = call("POST", "/signup?durable=1", R"({"email":"ada@example.com","name":"Ada"})",
+    auto signup = call("POST",
+                       "/signup?durable=1",
+                       R"({"email":"ada@example.com","name":"Ada"})",
                        {{"Content-Type", "application/json"}});
     ASSERT_EQ(signup.status, 201) << signup.body;
     const auto id = boost::json::parse(signup.body).at("welcome_job_id").to_number<std::int64_t>();
@@ -145,40 +161,45 @@ TEST_F(ServeExports, ADurableSignupEmailIsStoredBeforeTheAnswerAndSent) {
     auto job = call("GET", "/afterwork/api/jobs/" + std::to_string(id));
     ASSERT_EQ(job.status, 200) << job.body;
     EXPECT_EQ(boost::json::parse(job.body).at("name"), "send_welcome_email");
-    ASSERT_TRUE(eventually([&] {
-        std::ifstream in(data_.path() / "emails.txt");
-        std::stringstream text;
-        text << in.rdbuf();
-        return text.str().find("welcome email to ada@example.com (Ada)") != std::string::npos;
-    }, 60s));
-    EXPECT_EQ(call("POST", "/afterwork/api/jobs", R"({"name":"send_welcome_email"})").status,
-              401);
+    ASSERT_TRUE(eventually(
+        [&] {
+            std::ifstream in(data_.path() / "emails.txt");
+            std::stringstream text;
+            text << in.rdbuf();
+            return text.str().find("welcome email to ada@example.com (Ada)") != std::string::npos;
+        },
+        60s));
+    EXPECT_EQ(call("POST", "/afterwork/api/jobs", R"({"name":"send_welcome_email"})").status, 401);
 }
 
 TEST_F(ServeExports, AnExportRunningAtAKillFinishesAfterTheRestart) {
     start();
     ASSERT_FALSE(HasFatalFailure());
     const auto id = start_export("3");
-    ASSERT_TRUE(eventually([&] {
-        auto job = export_job(id);
-        return !job.is_null() && job.at("state") == "running" &&
-               job.at("progress").to_number<double>() > 0;
-    }, 60s));
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto job = export_job(id);
+            return !job.is_null() && job.at("state") == "running" &&
+                   job.at("progress").to_number<double>() > 0;
+        },
+        60s));
     process_->send_signal(SIGKILL);
     ASSERT_TRUE(process_->wait_exit(60s));
 
     start();  // same data folder; the lease (1 s) ends, the job runs again
     ASSERT_FALSE(HasFatalFailure());
-    ASSERT_TRUE(eventually([&] {
-        auto job = export_job(id);
-        return !job.is_null() && job.at("state") == "succeeded";
-    }, 90s)) << boost::json::serialize(export_job(id));
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto job = export_job(id);
+            return !job.is_null() && job.at("state") == "succeeded";
+        },
+        90s))
+        << boost::json::serialize(export_job(id));
     auto job = export_job(id);
     EXPECT_EQ(job.at("attempt"), 2);
     const auto& errors = job.at("errors").as_array();
     ASSERT_EQ(errors.size(), 1u);
-    EXPECT_NE(std::string(errors.at(0).at("message").as_string()).find("lease"),
-              std::string::npos);
+    EXPECT_NE(std::string(errors.at(0).at("message").as_string()).find("lease"), std::string::npos);
 }
 
 }  // namespace

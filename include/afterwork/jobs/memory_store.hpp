@@ -31,6 +31,8 @@ public:
     ~MemoryStore() override;
 
     std::string describe() const override;
+    /// Never: every call is a short critical section in memory.
+    bool blocks() const noexcept override { return false; }
 
     using Store::enqueue;
     JobsResult<std::vector<EnqueueOutcome>> enqueue(std::span<const NewJob> jobs,

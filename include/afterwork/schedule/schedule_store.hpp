@@ -34,7 +34,7 @@ namespace afterwork {
 struct ScheduleRecord {
     std::string id;
     std::string name;
-    std::string trigger;               ///< `Trigger::to_string()`
+    std::string trigger;                ///< `Trigger::to_string()`
     std::optional<TimePoint> next_run;  ///< the next occurrence not yet fired; none when paused
     std::optional<TimePoint> last_run;  ///< the last occurrence fired (its nominal time)
     bool paused = false;

@@ -69,7 +69,15 @@ struct ScheduleOptions {
 };
 
 /// What happened to a job's latest occurrence.
-enum class ScheduleOutcome : std::uint8_t { none, running, succeeded, failed, cancelled, missed, skipped };
+enum class ScheduleOutcome : std::uint8_t {
+    none,
+    running,
+    succeeded,
+    failed,
+    cancelled,
+    missed,
+    skipped
+};
 std::string_view to_string(ScheduleOutcome outcome) noexcept;
 
 /// A snapshot of one job, for listings (`GET /jobs`).
@@ -84,7 +92,7 @@ struct ScheduledJobInfo {
     ScheduleOutcome last_outcome = ScheduleOutcome::none;
     std::optional<std::string> last_error;
     bool paused = false;
-    int running = 0;            ///< instances running now
+    int running = 0;             ///< instances running now
     std::uint64_t runs = 0;      ///< instances started
     std::uint64_t failures = 0;  ///< instances that threw
     std::uint64_t missed = 0;    ///< occurrences past their misfire grace
@@ -110,14 +118,20 @@ public:
     /// empty id or function, a negative grace or jitter or max_instances < 1; nothing changes
     /// then. A store that fails throws its own exception, and nothing changes either. May be
     /// called before `start`.
-    ScheduleResult<void> try_add(std::string name, Trigger trigger, RecurringFunction function,
+    ScheduleResult<void> try_add(std::string name,
+                                 Trigger trigger,
+                                 RecurringFunction function,
                                  ScheduleOptions options = {});
     /// As `try_add`; throws `ScheduleError`.
-    void add(std::string name, Trigger trigger, RecurringFunction function,
+    void add(std::string name,
+             Trigger trigger,
+             RecurringFunction function,
              ScheduleOptions options = {});
     /// Adds the job, or replaces the one with its id (its running instances go on; counts and
     /// last outcome carry over, the next run is computed afresh from the new trigger).
-    void replace(std::string name, Trigger trigger, RecurringFunction function,
+    void replace(std::string name,
+                 Trigger trigger,
+                 RecurringFunction function,
                  ScheduleOptions options = {});
     /// Removes a job (running instances go on); `unknown_job` when there is none.
     ScheduleResult<void> try_remove(std::string_view id);
@@ -145,8 +159,11 @@ public:
     struct State;  // internal, public only so the implementation file can name it
 
 private:
-    ScheduleResult<void> insert(std::string name, Trigger trigger, RecurringFunction function,
-                                ScheduleOptions options, bool replace_existing);
+    ScheduleResult<void> insert(std::string name,
+                                Trigger trigger,
+                                RecurringFunction function,
+                                ScheduleOptions options,
+                                bool replace_existing);
     std::shared_ptr<State> state_;
 };
 

@@ -24,7 +24,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-Task<void> no_op() { co_return; }
+Task<void> no_op() {
+    co_return;
+}
 
 std::shared_ptr<SqliteStore> open_store(const std::filesystem::path& path) {
     return std::shared_ptr<SqliteStore>(SqliteStore::open(path).value());
@@ -87,9 +89,8 @@ TEST(SqliteScheduleStore, ASchedulerRestartResumesFromTheFile) {
     // The process was down over the +2 h occurrence, 30 s past it: within the grace it runs
     // once at the restart; +1 h is not repeated.
     clock->set(t0 + 2h + 30s);
-    Scheduler scheduler({.clock = clock,
-                         .store = SqliteStore::schedule_store(open_store(path)),
-                         .name = "second"});
+    Scheduler scheduler(
+        {.clock = clock, .store = SqliteStore::schedule_store(open_store(path)), .name = "second"});
     scheduler.add("hourly", IntervalTrigger(1h, t0), [] { return no_op(); });
     EXPECT_EQ(scheduler.job("hourly")->next_run, t0 + 2h);
     EXPECT_EQ(scheduler.job("hourly")->last_run, t0 + 1h);

@@ -138,10 +138,12 @@ TEST_F(JobsApi, CancelRetryAndDelete) {
 
 TEST_F(JobsApi, MutationsNeedTheBearerToken) {
     const boost::json::value body = {{"name", "raw"}};
-    for (const Headers& headers :
-         {Headers{}, Headers{{"Authorization", "Bearer wrong"}},
-          Headers{{"Authorization", "Bearer s3cret2"}}, Headers{{"Authorization", "s3cret"}},
-          Headers{{"Authorization", "Basic czNjcmV0"}}, Headers{{"Authorization", "Bearer "}}}) {
+    for (const Headers& headers : {Headers{},
+                                   Headers{{"Authorization", "Bearer wrong"}},
+                                   Headers{{"Authorization", "Bearer s3cret2"}},
+                                   Headers{{"Authorization", "s3cret"}},
+                                   Headers{{"Authorization", "Basic czNjcmV0"}},
+                                   Headers{{"Authorization", "Bearer "}}}) {
         auto response = enqueue(body, headers);
         EXPECT_EQ(response.status, 401) << response.body;
         EXPECT_EQ(response.header("WWW-Authenticate"), "Bearer");

@@ -26,11 +26,17 @@ namespace {
 using namespace std::chrono_literals;
 using testing::eventually;
 
-TimePoint at(std::string_view iso) { return parse_iso8601(iso); }
+TimePoint at(std::string_view iso) {
+    return parse_iso8601(iso);
+}
 
-Task<void> no_op() { co_return; }
+Task<void> no_op() {
+    co_return;
+}
 
-Task<void> sleep_long() { co_await sleep_for(1h); }
+Task<void> sleep_long() {
+    co_await sleep_for(1h);
+}
 
 RecurringFunction counting(std::shared_ptr<std::atomic<int>> counter) {
     return blocking([counter] { ++*counter; });
@@ -130,7 +136,9 @@ TEST_F(SchedulerTest, OccurrencesPastTheGraceAreMissedAndTheRestCoalesce) {
 }
 
 TEST_F(SchedulerTest, WithoutCoalescingEachOccurrenceWithinTheGraceRuns) {
-    scheduler().add("minutely", IntervalTrigger(1min), [] { return no_op(); },
+    scheduler().add("minutely",
+                    IntervalTrigger(1min),
+                    [] { return no_op(); },
                     {.misfire_grace = 3min, .coalesce = false, .max_instances = 5});
     start();
     clock_->advance(10min);  // +7..+10 are within three minutes
@@ -142,8 +150,8 @@ TEST_F(SchedulerTest, WithoutCoalescingEachOccurrenceWithinTheGraceRuns) {
 }
 
 TEST_F(SchedulerTest, ExplicitGraceDecidesALateRun) {
-    scheduler().add("strict", IntervalTrigger(1h), [] { return no_op(); },
-                    {.misfire_grace = 500ms});
+    scheduler().add(
+        "strict", IntervalTrigger(1h), [] { return no_op(); }, {.misfire_grace = 500ms});
     start();
     clock_->advance(1h + 1s);
     ASSERT_TRUE(eventually([&] { return info("strict").missed == 1; }));
@@ -174,7 +182,9 @@ TEST_F(SchedulerTest, MaxInstancesSkipsAnOccurrenceWhileARunIsGoing) {
 TEST_F(SchedulerTest, TwoInstancesAllowedRunSideBySide) {
     std::promise<void> release;
     std::shared_future<void> released = release.get_future().share();
-    scheduler().add("slow", IntervalTrigger(10s), blocking([released] { released.wait(); }),
+    scheduler().add("slow",
+                    IntervalTrigger(10s),
+                    blocking([released] { released.wait(); }),
                     {.max_instances = 2});
     start();
     clock_->advance(10s);
@@ -188,8 +198,10 @@ TEST_F(SchedulerTest, TwoInstancesAllowedRunSideBySide) {
 
 TEST_F(SchedulerTest, JitterDelaysEachOccurrenceWithinItsBound) {
     for (int i = 0; i < 200; ++i) {
-        scheduler().add("job-" + std::to_string(i), IntervalTrigger(1min),
-                        [] { return no_op(); }, {.jitter = 5s});
+        scheduler().add("job-" + std::to_string(i),
+                        IntervalTrigger(1min),
+                        [] { return no_op(); },
+                        {.jitter = 5s});
     }
     std::set<TimePoint> distinct;
     for (const auto& job : scheduler().jobs()) {
@@ -236,8 +248,9 @@ TEST_F(SchedulerTest, JobsAddedPausedWaitForResume) {
 }
 
 TEST_F(SchedulerTest, AFailingJobIsIsolatedAndKeepsItsSchedule) {
-    scheduler().add("broken", IntervalTrigger(1min),
-                    blocking([] { throw std::runtime_error("database unreachable"); }));
+    scheduler().add("broken", IntervalTrigger(1min), blocking([] {
+                        throw std::runtime_error("database unreachable");
+                    }));
     scheduler().add("healthy", IntervalTrigger(1min), [] { return no_op(); });
     start();
     for (int i = 1; i <= 3; ++i) {
@@ -378,14 +391,14 @@ TEST_F(SchedulerTest, BadInputIsRejectedAndChangesNothing) {
               ScheduleErrc::invalid_option);
     EXPECT_EQ(code(scheduler().try_add("x", IntervalTrigger(1s), RecurringFunction{})),
               ScheduleErrc::invalid_option);
-    EXPECT_EQ(code(scheduler().try_add("x", IntervalTrigger(1s), [] { return no_op(); },
-                                       {.max_instances = 0})),
+    EXPECT_EQ(code(scheduler().try_add(
+                  "x", IntervalTrigger(1s), [] { return no_op(); }, {.max_instances = 0})),
               ScheduleErrc::invalid_option);
-    EXPECT_EQ(code(scheduler().try_add("x", IntervalTrigger(1s), [] { return no_op(); },
-                                       {.misfire_grace = -1ms})),
+    EXPECT_EQ(code(scheduler().try_add(
+                  "x", IntervalTrigger(1s), [] { return no_op(); }, {.misfire_grace = -1ms})),
               ScheduleErrc::invalid_option);
-    EXPECT_EQ(code(scheduler().try_add("x", IntervalTrigger(1s), [] { return no_op(); },
-                                       {.jitter = -1ms})),
+    EXPECT_EQ(code(scheduler().try_add(
+                  "x", IntervalTrigger(1s), [] { return no_op(); }, {.jitter = -1ms})),
               ScheduleErrc::invalid_option);
     auto past = scheduler().try_add("x", DateTrigger(t0_ - 1s), [] { return no_op(); });
     ASSERT_FALSE(past);
@@ -394,8 +407,8 @@ TEST_F(SchedulerTest, BadInputIsRejectedAndChangesNothing) {
     EXPECT_THROW(IntervalTrigger(0s), ScheduleError);
     EXPECT_THROW(CronTrigger("0 9 * * *", "Mars/Olympus"), ScheduleError);
     EXPECT_EQ(scheduler().size(), 1u);
-    EXPECT_THROW(scheduler().start(loop_.executor()); scheduler().start(loop_.executor()),
-                 std::logic_error);
+    EXPECT_THROW(scheduler().start(loop_.executor());
+                 scheduler().start(loop_.executor()), std::logic_error);
 }
 
 TEST_F(SchedulerTest, ARestartResumesFromTheStoreWithoutLosingOrRepeating) {

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// `store_call(store, f, args...)`: runs a store operation from a coroutine — on the blocking
+// pool when the store may block (SQLite, Redis), inline on the caller's loop when it does not
+// (memory), which is what `Store::blocks()` says.
+
+#include <utility>
+
+#include <afterwork/jobs/store.hpp>
+#include <afterwork/runtime/offload.hpp>
+
+namespace afterwork::detail {
+
+template <class F, class... Args>
+Task<OffloadResult<F, Args...>> store_call(const Store& store, F f, Args... args) {
+    if (!store.blocks()) co_return f(std::move(args)...);
+    // A named task: g++ 12 mishandles temporaries made inside a co_await expression.
+    auto offloaded = to_thread(std::move(f), std::move(args)...);
+    co_return co_await std::move(offloaded);
+}
+
+}  // namespace afterwork::detail
