@@ -3,7 +3,8 @@
 
 /// @file
 /// The umbrella header: everything a service needs — the app, requests and responses,
-/// background tasks, the runtime (tasks, loops, pools, task groups) and the test client.
+/// background tasks, the runtime (tasks, loops, pools, task groups), schedules, durable jobs
+/// (queue, worker, memory and SQLite stores), the jobs REST API and the test client.
 /// Prefer the individual headers in libraries that need only a part.
 ///
 /// @par Thread safety
@@ -16,6 +17,15 @@
 #include <afterwork/http/request.hpp>
 #include <afterwork/http/response.hpp>
 #include <afterwork/http/state.hpp>
+#include <afterwork/jobs/job.hpp>
+#include <afterwork/jobs/job_context.hpp>
+#include <afterwork/jobs/job_json.hpp>
+#include <afterwork/jobs/memory_store.hpp>
+#include <afterwork/jobs/queue.hpp>
+#include <afterwork/jobs/sqlite_store.hpp>
+#include <afterwork/jobs/store.hpp>
+#include <afterwork/jobs/worker.hpp>
+#include <afterwork/observe/jobs_api.hpp>
 #include <afterwork/runtime/blocking_pool.hpp>
 #include <afterwork/runtime/cancellation.hpp>
 #include <afterwork/runtime/loop.hpp>
@@ -27,6 +37,9 @@
 #include <afterwork/runtime/task_handle.hpp>
 #include <afterwork/schedule/cron_expression.hpp>
 #include <afterwork/schedule/schedule_error.hpp>
+#include <afterwork/schedule/schedule_store.hpp>
+#include <afterwork/schedule/scheduler.hpp>
+#include <afterwork/schedule/scheduler_clock.hpp>
 #include <afterwork/schedule/time_zone.hpp>
 #include <afterwork/schedule/trigger.hpp>
 #include <afterwork/testing/test_client.hpp>
