@@ -15,6 +15,8 @@
 #include <system_error>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 extern char** environ;
 
 namespace afterwork::testing {
@@ -219,5 +221,17 @@ ExitStatus Process::kill() noexcept {
 }
 
 bool Process::running() noexcept { return !try_reap(false); }
+
+CommandResult run_command(const std::filesystem::path& program,
+                          std::vector<std::string> args,
+                          ProcessOptions options,
+                          std::chrono::milliseconds timeout) {
+    Process process(program, std::move(args), std::move(options));
+    const auto status = process.wait_exit(timeout);
+    EXPECT_TRUE(status && status->exited) << process.diagnostics();
+    return {status && status->exited ? status->code : -1,
+            process.stdout_text(),
+            process.stderr_text()};
+}
 
 }  // namespace afterwork::testing

@@ -45,6 +45,13 @@ private:
 /// A fresh empty temporary directory (under $TMPDIR or /tmp).
 TempDir free_data_dir(std::string_view prefix = "afterwork-data");
 
+/// What a command that ran to its end printed, and its exit code (-1 when it did not exit).
+struct CommandResult {
+    int code = -1;
+    std::string out;
+    std::string err;
+};
+
 /// How a child ended.
 struct ExitStatus {
     bool exited = false;  ///< ended by exit(); `code` holds the status
@@ -109,5 +116,12 @@ private:
     std::filesystem::path stdout_path_;
     std::filesystem::path stderr_path_;
 };
+
+/// Runs `program` with `args` to its end (a failed expectation when it has not exited after
+/// `timeout`, generous for an ASan build on a busy machine) and returns what it printed.
+CommandResult run_command(const std::filesystem::path& program,
+                          std::vector<std::string> args,
+                          ProcessOptions options = {},
+                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 }  // namespace afterwork::testing

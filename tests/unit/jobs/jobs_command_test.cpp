@@ -37,20 +37,12 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-struct Output {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
+using Output = testing::CommandResult;
 
 Output run_program(const fs::path& program,
                    std::vector<std::string> args,
                    testing::ProcessOptions options = {}) {
-    testing::Process process(program, std::move(args), std::move(options));
-    const auto status = process.wait_exit(60s);  // generous: an ASan build on a busy machine
-    EXPECT_TRUE(status && status->exited) << process.diagnostics();
-    return {
-        status && status->exited ? status->code : -1, process.stdout_text(), process.stderr_text()};
+    return testing::run_command(program, std::move(args), std::move(options));
 }
 
 Output run(std::vector<std::string> args, testing::ProcessOptions options = {}) {

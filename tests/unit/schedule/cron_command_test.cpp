@@ -18,18 +18,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct Run {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
+using Run = testing::CommandResult;
 
 Run run(std::vector<std::string> args) {
-    testing::Process process(AFTERWORK_BINARY, std::move(args));
-    const auto status = process.wait_exit(60s);  // generous: an ASan build on a busy machine
-    EXPECT_TRUE(status && status->exited) << process.diagnostics();
-    return {
-        status && status->exited ? status->code : -1, process.stdout_text(), process.stderr_text()};
+    return testing::run_command(AFTERWORK_BINARY, std::move(args));
 }
 
 int lines(const std::string& text) {
