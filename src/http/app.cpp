@@ -399,12 +399,12 @@ void AppCore::start_recurring() {
 }
 
 void AppCore::stop_recurring() {
-    Scheduler* jobs = nullptr;
+    Scheduler* schedules = nullptr;
     {
         std::lock_guard lock(scheduler_mutex);
-        jobs = scheduler.get();
+        schedules = scheduler.get();
     }
-    if (jobs) jobs->stop();
+    if (schedules) schedules->stop();
     for (auto& task : periodic_tasks) task.stop();
     for (auto& supervisor : supervisors) supervisor.stop();
     const auto deadline = Clock::now() + std::chrono::seconds(5);
@@ -418,7 +418,7 @@ void AppCore::stop_recurring() {
             spdlog::warn("supervised task {} did not stop in time", supervisor.status().name);
         }
     }
-    if (jobs && !jobs->wait_stopped(deadline - Clock::now())) {
+    if (schedules && !schedules->wait_stopped(deadline - Clock::now())) {
         spdlog::warn("scheduled jobs did not stop in time");
     }
 }
