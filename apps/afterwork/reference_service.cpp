@@ -223,9 +223,9 @@ Task<void> weekly_report() {
 // An instant of a scheduled job in the job's own zone, with the offset
 // ("2026-11-23T09:00:00+05:30"); null when there is none (a paused job's next run).
 boost::json::value local_time_json(const std::optional<TimePoint>& instant,
-                                   const std::string& zone) {
+                                   const TimeZone& zone) {
     if (!instant) return nullptr;
-    return boost::json::value(format_iso8601(*instant, TimeZone::locate(zone)));
+    return boost::json::value(format_iso8601(*instant, zone));
 }
 
 // The article's background_cache_warmer: a long-running coroutine, supervised.
@@ -592,7 +592,7 @@ void build_reference_service(App& app, ReferenceOptions options) {
         for (const auto& job : request.app().scheduler().jobs()) {
             list.push_back({{"id", job.id},
                             {"name", job.name},
-                            {"next_run", local_time_json(job.next_run, job.time_zone)}});
+                            {"next_run", local_time_json(job.next_run, job.zone)}});
         }
         co_return json_response(list);
     });
@@ -606,9 +606,9 @@ void build_reference_service(App& app, ReferenceOptions options) {
                 {"name", job.name},
                 {"trigger", job.trigger},
                 {"description", job.description},
-                {"time_zone", job.time_zone},
-                {"next_run", local_time_json(job.next_run, job.time_zone)},
-                {"last_run", local_time_json(job.last_run, job.time_zone)},
+                {"time_zone", job.zone.name()},
+                {"next_run", local_time_json(job.next_run, job.zone)},
+                {"last_run", local_time_json(job.last_run, job.zone)},
                 {"last_outcome", to_string(job.last_outcome)},
                 {"last_error",
                  job.last_error ? boost::json::value(*job.last_error)

@@ -218,7 +218,7 @@ struct Scheduler::State : std::enable_shared_from_this<State> {
         info.name = entry.name;
         info.trigger = entry.trigger.to_string();
         info.description = entry.trigger.describe();
-        info.time_zone = std::string(entry.trigger.zone().name());
+        info.zone = entry.trigger.zone();
         if (entry.index_key != 0) info.next_run = entry.due;
         info.last_run = entry.last_run;
         info.last_outcome = entry.outcome;

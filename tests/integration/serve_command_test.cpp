@@ -25,6 +25,7 @@
 #include <afterwork/schedule/time_zone.hpp>
 #include <afterwork/schedule/trigger.hpp>
 
+#include "support/eventually.hpp"
 #include "support/process.hpp"
 #include "support/socket_client.hpp"
 
@@ -40,7 +41,7 @@ using Clock = std::chrono::steady_clock;
 using testing::http_request;
 using testing::Process;
 
-constexpr std::string_view kBanner = "afterwork serving on http://127.0.0.1:";
+constexpr std::string_view kBanner = testing::kServeBanner;
 // Generous: an ASan build starting on a busy two-core machine.
 constexpr auto kStartTimeout = 60s;
 constexpr auto kExitTimeout = 60s;
@@ -64,12 +65,7 @@ bool has_line(const std::filesystem::path& path, std::string_view line) {
 bool wait_for_line_in(const std::filesystem::path& path,
                       std::string_view line,
                       Clock::duration timeout = 20s) {
-    const auto deadline = Clock::now() + timeout;
-    while (!has_line(path, line)) {
-        if (Clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(10ms);
-    }
-    return true;
+    return testing::eventually([&] { return has_line(path, line); }, timeout, 10ms);
 }
 
 std::vector<std::string> serve_args(const std::string& data_dir, const std::string& port = "0") {
@@ -89,13 +85,9 @@ protected:
     // Starts the service and learns its port from the banner on stdout.
     void start(std::vector<std::string> extra = {}) {
         process_.emplace(AFTERWORK_BINARY, with(data_.string(), std::move(extra)));
-        auto banner = process_->wait_for_line(
-            [](std::string_view line) { return line.starts_with(kBanner); }, kStartTimeout);
-        ASSERT_TRUE(banner) << "no banner on stdout\n" << process_->diagnostics();
-        std::string_view digits = std::string_view(*banner).substr(kBanner.size());
-        auto parsed = std::from_chars(digits.data(), digits.data() + digits.size(), port_);
-        ASSERT_EQ(parsed.ec, std::errc()) << *banner;
-        ASSERT_NE(port_, 0) << *banner;
+        auto port = testing::wait_for_serve_port(*process_, kStartTimeout);
+        ASSERT_TRUE(port) << "no banner on stdout\n" << process_->diagnostics();
+        port_ = *port;
     }
 
     void TearDown() override {

@@ -5,7 +5,6 @@
 
 #include <signal.h>
 
-#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -32,7 +31,6 @@ using namespace std::chrono_literals;
 using testing::eventually;
 using testing::Process;
 
-constexpr std::string_view kBanner = "afterwork serving on http://127.0.0.1:";
 constexpr auto kStartTimeout = 60s;
 
 class ServeExports : public ::testing::Test {
@@ -59,11 +57,9 @@ protected:
                                                   "--job-lease",
                                                   "1"},
                          testing::ProcessOptions{.env = {{"AFTERWORK_ADMIN_TOKEN", "t0ken"}}});
-        auto banner = process_->wait_for_line(
-            [](std::string_view line) { return line.starts_with(kBanner); }, kStartTimeout);
-        ASSERT_TRUE(banner) << process_->diagnostics();
-        std::string_view digits = std::string_view(*banner).substr(kBanner.size());
-        std::from_chars(digits.data(), digits.data() + digits.size(), port_);
+        auto port = testing::wait_for_serve_port(*process_, kStartTimeout);
+        ASSERT_TRUE(port) << process_->diagnostics();
+        port_ = *port;
     }
 
     testing::RawResponse call(std::string_view method,

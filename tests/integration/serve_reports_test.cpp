@@ -55,7 +55,6 @@ using testing::http_request;
 using testing::Process;
 using testing::RawResponse;
 
-constexpr std::string_view kBanner = "afterwork serving on http://127.0.0.1:";
 // Generous: an ASan build on a busy two-core machine.
 constexpr auto kStartTimeout = 60s;
 constexpr auto kExitTimeout = 60s;
@@ -193,13 +192,9 @@ protected:
     // unless told, so no job vanishes in the middle of a test that does not test that.
     void start(const std::string& report_ttl = "3600", const std::vector<std::string>& extra = {}) {
         process_.emplace(AFTERWORK_BINARY, serve_args(data_.string(), report_ttl, extra));
-        auto banner = process_->wait_for_line(
-            [](std::string_view line) { return line.starts_with(kBanner); }, kStartTimeout);
-        ASSERT_TRUE(banner) << "no banner on stdout\n" << process_->diagnostics();
-        std::string_view digits = std::string_view(*banner).substr(kBanner.size());
-        auto parsed = std::from_chars(digits.data(), digits.data() + digits.size(), port_);
-        ASSERT_EQ(parsed.ec, std::errc()) << *banner;
-        ASSERT_NE(port_, 0) << *banner;
+        auto port = testing::wait_for_serve_port(*process_, kStartTimeout);
+        ASSERT_TRUE(port) << "no banner on stdout\n" << process_->diagnostics();
+        port_ = *port;
     }
 
     void TearDown() override {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -232,6 +233,18 @@ CommandResult run_command(const std::filesystem::path& program,
     return {status && status->exited ? status->code : -1,
             process.stdout_text(),
             process.stderr_text()};
+}
+
+std::optional<std::uint16_t> wait_for_serve_port(Process& server,
+                                                 std::chrono::milliseconds timeout) {
+    auto banner = server.wait_for_line(
+        [](std::string_view line) { return line.starts_with(kServeBanner); }, timeout);
+    if (!banner) return std::nullopt;
+    const std::string_view digits = std::string_view(*banner).substr(kServeBanner.size());
+    std::uint16_t port = 0;
+    const auto parsed = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (parsed.ec != std::errc() || port == 0) return std::nullopt;
+    return port;
 }
 
 }  // namespace afterwork::testing

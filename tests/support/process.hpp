@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -116,6 +117,15 @@ private:
     std::filesystem::path stdout_path_;
     std::filesystem::path stderr_path_;
 };
+
+/// The line `afterwork serve` prints on stdout once it serves, followed by its port.
+inline constexpr std::string_view kServeBanner = "afterwork serving on http://127.0.0.1:";
+
+/// Waits for `kServeBanner` on the stdout of `server` and returns the port it names; nullopt
+/// when no banner came within `timeout` (generous by default: an ASan build on a busy machine)
+/// or it names no port.
+std::optional<std::uint16_t> wait_for_serve_port(
+    Process& server, std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 /// Runs `program` with `args` to its end (a failed expectation when it has not exited after
 /// `timeout`, generous for an ASan build on a busy machine) and returns what it printed.

@@ -53,6 +53,7 @@
 #include <afterwork/schedule/schedule_error.hpp>
 #include <afterwork/schedule/schedule_store.hpp>
 #include <afterwork/schedule/scheduler_clock.hpp>
+#include <afterwork/schedule/time_zone.hpp>
 #include <afterwork/schedule/trigger.hpp>
 
 namespace afterwork {
@@ -86,7 +87,7 @@ struct ScheduledJobInfo {
     std::string name;
     std::string trigger;      ///< the string form (`cron:0 9 * * *@Asia/Kolkata`)
     std::string description;  ///< "At 09:00 every day (Asia/Kolkata)"
-    std::string time_zone;    ///< the trigger's zone ("UTC" for interval and date triggers)
+    TimeZone zone;            ///< the trigger's zone (UTC for interval and date triggers)
     std::optional<TimePoint> next_run;  ///< the next start (jitter included); none when paused
     std::optional<TimePoint> last_run;  ///< the fire time of the last occurrence run
     ScheduleOutcome last_outcome = ScheduleOutcome::none;

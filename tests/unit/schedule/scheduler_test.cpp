@@ -105,7 +105,7 @@ TEST_F(SchedulerTest, CronJobFiresAtItsWallClockTimeInItsZone) {
     start();
     auto job = info("digest");
     EXPECT_EQ(job.next_run, at("2026-03-01T03:30:00Z"));
-    EXPECT_EQ(job.time_zone, "Asia/Kolkata");
+    EXPECT_EQ(job.zone.name(), "Asia/Kolkata");
     EXPECT_EQ(job.trigger, "cron:0 9 * * *@Asia/Kolkata");
     EXPECT_EQ(job.misfire_grace, 60s);
 
