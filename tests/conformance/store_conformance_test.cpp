@@ -10,7 +10,6 @@
 #include <afterwork/jobs/memory_store.hpp>
 #include <afterwork/jobs/store.hpp>
 
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +29,8 @@
 #ifdef AFTERWORK_WITH_SQLITE
 #include <afterwork/jobs/sqlite_store.hpp>
 #endif
+
+#include "support/process.hpp"
 
 namespace afterwork {
 
@@ -67,24 +68,14 @@ private:
 #ifdef AFTERWORK_WITH_SQLITE
 class SqliteBacking final : public Backing {
 public:
-    SqliteBacking() {
-        std::string pattern = (std::filesystem::temp_directory_path() / "afterwork-conf-XXXXXX");
-        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        dir_ = pattern;
-    }
-    ~SqliteBacking() override {
-        std::error_code ignored;
-        std::filesystem::remove_all(dir_, ignored);
-    }
-
     std::shared_ptr<Store> open() override {
         // A generous busy timeout: the concurrency tests make connections queue for the lock.
-        auto store = SqliteStore::open(dir_ / "jobs.db", {.busy_timeout = 60s});
+        auto store = SqliteStore::open(dir_.path() / "jobs.db", {.busy_timeout = 60s});
         return std::shared_ptr<Store>(std::move(store).value());
     }
 
 private:
-    std::filesystem::path dir_;
+    testing::TempDir dir_ = testing::free_data_dir("afterwork-conf");
 };
 #endif
 

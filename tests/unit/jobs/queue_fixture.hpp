@@ -4,11 +4,9 @@
 // Stores for the queue and worker tests: every test runs on the memory store and, when built
 // with SQLite, on a SQLite file in a fresh temporary folder.
 
-#include <stdlib.h>
-
 #include <filesystem>
 #include <memory>
-#include <stdexcept>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -18,6 +16,8 @@
 #include <afterwork/jobs/sqlite_store.hpp>
 #endif
 
+#include "support/process.hpp"
+
 namespace afterwork::testing {
 
 class StoreTest : public ::testing::TestWithParam<std::string> {
@@ -25,7 +25,7 @@ protected:
     void SetUp() override { store_ = make_store(); }
     void TearDown() override {
         store_.reset();
-        if (!dir_.empty()) std::filesystem::remove_all(dir_);
+        dir_.reset();
     }
 
     /// Another handle on the same jobs: the same object for memory, a second connection (as
@@ -33,7 +33,7 @@ protected:
     std::shared_ptr<Store> second_store() {
 #if AFTERWORK_WITH_SQLITE
         if (GetParam() == "sqlite") {
-            return std::shared_ptr<Store>(SqliteStore::open(dir_ / "jobs.db").value());
+            return std::shared_ptr<Store>(SqliteStore::open(dir_->path() / "jobs.db").value());
         }
 #endif
         return store_;
@@ -42,11 +42,8 @@ protected:
     std::shared_ptr<Store> make_store() {
 #if AFTERWORK_WITH_SQLITE
         if (GetParam() == "sqlite") {
-            std::string pattern =
-                std::filesystem::temp_directory_path() / "afterwork-queue-XXXXXX";
-            if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-            dir_ = pattern;
-            return std::shared_ptr<Store>(SqliteStore::open(dir_ / "jobs.db").value());
+            dir_.emplace(testing::free_data_dir("afterwork-queue"));
+            return std::shared_ptr<Store>(SqliteStore::open(dir_->path() / "jobs.db").value());
         }
 #endif
         return std::make_shared<MemoryStore>();
@@ -59,7 +56,7 @@ protected:
     }
 
     std::shared_ptr<Store> store_;
-    std::filesystem::path dir_;
+    std::optional<testing::TempDir> dir_;
 };
 
 inline std::vector<std::string> store_kinds() {

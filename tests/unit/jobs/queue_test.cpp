@@ -186,7 +186,7 @@ TEST_P(Queues, CoEnqueueRunsTheStoreCallOffTheLoop) {
 TEST_P(Queues, EnqueueInJoinsTheCallersTransaction) {
     if (GetParam() != "sqlite") GTEST_SKIP() << "SQLite only";
     sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir_ / "jobs.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_open((dir_->path() / "jobs.db").c_str(), &db), SQLITE_OK);
     std::vector<EnqueueRequest> jobs{{"raw", nullptr}};
     ASSERT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
     ASSERT_TRUE(enqueue_in(db, *queue_, jobs));
