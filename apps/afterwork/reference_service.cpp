@@ -351,7 +351,7 @@ Task<JobRecord> find_export(Queue& queue, JobId id) {
     if (!found && found.error().code() == JobsErrc::not_found) {
         throw HttpError(404, "export not found");
     }
-    if (!found) throw HttpError(503, found.error().what(), {{"Retry-After", "1"}});
+    if (!found) throw_http_error(found.error());
     if (found->name != "export_report") throw HttpError(404, "export not found");
     co_return std::move(*found);
 }
@@ -367,7 +367,7 @@ Task<Response> start_export(Request& request) {
     std::string name = "export_report";
     boost::json::value args{{"seconds", seconds}};
     auto enqueued = co_await request.app().jobs().co_enqueue(std::move(name), std::move(args));
-    if (!enqueued) throw HttpError(503, enqueued.error().what(), {{"Retry-After", "1"}});
+    if (!enqueued) throw_http_error(enqueued.error());
     const JobId id = enqueued->id;
     co_return json_response(
         202, {{"id", id}, {"state", "queued"}, {"status_url", fmt::format("/exports/{}", id)}});
@@ -389,7 +389,7 @@ Task<Response> cancel_export(Request& request) {
         JobRecord job = co_await find_export(queue, id);
         co_return json_response({{"id", id}, {"state", to_string(job.state)}});
     }
-    if (!cancelled) throw HttpError(503, cancelled.error().what(), {{"Retry-After", "1"}});
+    if (!cancelled) throw_http_error(cancelled.error());
     co_return json_response({{"id", id}, {"state", to_string(*cancelled)}});
 }
 

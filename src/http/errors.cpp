@@ -77,4 +77,19 @@ boost::json::value ValidationError::to_json() const {
     return boost::json::object{{"detail", std::move(detail)}};
 }
 
+void throw_http_error(const JobsError& error) {
+    switch (error.code()) {
+        case JobsErrc::not_found:
+            throw HttpError(404, error.what());
+        case JobsErrc::duplicate:
+        case JobsErrc::invalid_state:
+        case JobsErrc::lease_lost:
+            throw HttpError(409, error.what());
+        case JobsErrc::invalid_argument:
+            throw ValidationError(boost::json::array{"body"}, error.what(), "value_error");
+        default:
+            throw HttpError(503, error.what(), {{"Retry-After", "1"}});
+    }
+}
+
 }  // namespace afterwork

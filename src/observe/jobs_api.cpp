@@ -44,24 +44,10 @@ using ApiPtr = std::shared_ptr<const Api>;
 // The answer for a failed queue call. With `field`, an unknown name is bad input about that
 // body field (422) rather than an unknown job (404).
 [[noreturn]] void raise(const JobsError& error, std::string_view field = {}) {
-    switch (error.code()) {
-        case JobsErrc::not_found:
-            if (!field.empty()) {
-                throw ValidationError(
-                    boost::json::array{"body", field}, error.what(), "value_error");
-            }
-            throw HttpError(404, error.what());
-        case JobsErrc::duplicate:
-        case JobsErrc::invalid_state:
-        case JobsErrc::lease_lost:
-            throw HttpError(409, error.what());
-        case JobsErrc::invalid_argument:
-            throw ValidationError(boost::json::array{"body"}, error.what(), "value_error");
-        default:
-            // The store failed (locked, read-only, full, damaged): nothing was done; a retry
-            // may succeed.
-            throw HttpError(503, error.what(), {{"Retry-After", "1"}});
+    if (error.code() == JobsErrc::not_found && !field.empty()) {
+        throw ValidationError(boost::json::array{"body", field}, error.what(), "value_error");
     }
+    throw_http_error(error);
 }
 
 template <class T>

@@ -21,6 +21,7 @@
 #include <boost/json/value.hpp>
 
 #include <afterwork/detail/validation_issue.hpp>
+#include <afterwork/jobs/jobs_error.hpp>
 
 namespace afterwork {
 
@@ -56,5 +57,11 @@ public:
 private:
     std::vector<ValidationIssue> issues_;
 };
+
+/// Throws the HTTP answer for a failed job-queue call, so every endpoint over jobs answers
+/// alike: 404 not_found, 409 duplicate / invalid_state / lease_lost, 422 invalid_argument (loc
+/// `["body"]`), 503 with `Retry-After: 1` when the store failed (busy, read-only, full,
+/// damaged, unreachable: nothing was done, a retry may succeed).
+[[noreturn]] void throw_http_error(const JobsError& error);
 
 }  // namespace afterwork
