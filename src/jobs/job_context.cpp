@@ -29,7 +29,7 @@ void ProgressChannel::set(double fraction, std::string message) {
     }
     if (!start) return;
     // Spawned outside the lock: spawn may run the writer inline on this thread's loop.
-    auto writer = spawn(executor_, progress_writer(shared_from_this()),
+    auto writer = spawn(sink_->executor, progress_writer(shared_from_this()),
                         SpawnOptions{.name = "job progress"});
     std::lock_guard lock(mutex_);
     writer_ = std::move(writer);
@@ -37,7 +37,7 @@ void ProgressChannel::set(double fraction, std::string message) {
 
 void ProgressChannel::write(const ProgressValue& value) const {
     // lease_lost / not_found: the attempt ended meanwhile; nothing to tell anyone.
-    auto written = store_->set_progress(id_, worker_id_, value.fraction, value.message);
+    auto written = sink_->store->set_progress(id_, sink_->worker_id, value.fraction, value.message);
     if (!written && is_storage_error(written.error().code())) {
         spdlog::warn("job {}: progress not saved: {}", id_, written.error().what());
     }
@@ -64,7 +64,7 @@ Task<void> progress_writer(std::shared_ptr<ProgressChannel> channel) {
         std::chrono::steady_clock::duration wait{};
         {
             std::lock_guard lock(channel->mutex_);
-            wait = channel->last_write_ + channel->interval_ - std::chrono::steady_clock::now();
+            wait = channel->last_write_ + channel->sink_->interval - std::chrono::steady_clock::now();
         }
         if (wait > std::chrono::steady_clock::duration::zero()) co_await sleep_for(wait);
         std::optional<ProgressValue> value;
@@ -114,6 +114,15 @@ Task<std::optional<ProgressValue>> ProgressChannel::close() {
     auto value = std::move(pending_);
     pending_.reset();
     co_return value;
+}
+
+std::optional<std::optional<ProgressValue>> ProgressChannel::close_if_idle() {
+    std::lock_guard lock(mutex_);
+    if (writing_) return std::nullopt;
+    closed_ = true;
+    std::optional<std::optional<ProgressValue>> value(std::in_place, std::move(pending_));
+    pending_.reset();
+    return value;
 }
 
 }  // namespace detail

@@ -3,12 +3,15 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <queue>
 #include <set>
+#include <type_traits>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -19,6 +22,17 @@
 
 namespace afterwork {
 namespace {
+
+// Every index here is built for the hot path of a queue — enqueue, claim, complete, millions
+// of times — rather than for exactness: the time-ordered indexes are binary heaps whose
+// entries are checked against the record when they come up ("lazy deletion"), so a state
+// change pushes at most one entry and never searches for the old one. An entry is live while
+// its record still has the key the entry was pushed with; stale ones are dropped when they
+// reach the top or when a heap is rebuilt.
+
+using Counts = std::array<std::int64_t, kJobStateCount>;
+
+std::size_t slot(JobState s) { return static_cast<std::size_t>(s); }
 
 // The claim order of queued jobs: priority descending, then run_at, then id.
 struct ReadyKey {
@@ -33,127 +47,359 @@ struct ReadyKey {
     }
 };
 
-using TimeIndex = std::set<std::pair<TimePoint, JobId>>;
-using IdSet = std::set<JobId>;
-using Counts = std::array<std::int64_t, kJobStateCount>;
+struct TimedId {
+    TimePoint at{};
+    JobId id = 0;
 
-std::size_t slot(JobState s) { return static_cast<std::size_t>(s); }
+    friend bool operator<(const TimedId& a, const TimedId& b) {
+        return a.at != b.at ? a.at < b.at : a.id < b.id;
+    }
+};
 
-// Erases `key` from the set stored under `name` in `map`, and the set itself once empty, so
-// queues and names that are gone leave nothing behind.
-template <class Map, class Key>
-void erase_nested(Map& map, const std::string& name, const Key& key) {
-    auto it = map.find(name);
-    if (it == map.end()) return;
-    it->second.erase(key);
-    if (it->second.empty()) map.erase(it);
-}
+// A min-heap (under `<` of Entry) with lazy deletion; see the file comment.
+template <class Entry>
+class LazyHeap {
+public:
+    void push(const Entry& entry) {
+        entries_.push_back(entry);
+        std::push_heap(entries_.begin(), entries_.end(), later);
+    }
+
+    // Drops stale entries from the top; returns the first live one, or nullptr.
+    template <class IsLive>
+    const Entry* top(IsLive&& is_live) {
+        while (!entries_.empty() && !is_live(entries_.front())) pop();
+        return entries_.empty() ? nullptr : &entries_.front();
+    }
+
+    void pop() {
+        std::pop_heap(entries_.begin(), entries_.end(), later);
+        entries_.pop_back();
+    }
+
+    bool empty() const noexcept { return entries_.empty(); }
+
+    // Rebuilds without stale entries once they are most of the heap (`live` is at least the
+    // number of live entries), so the heap stays within a constant factor of its live entries
+    // at O(1) amortised cost per push.
+    template <class IsLive>
+    void compact_if_bloated(std::size_t live, IsLive&& is_live) {
+        if (entries_.size() < 2 * std::max(live, compacted_size_) + 1024) return;
+        std::erase_if(entries_, [&](const Entry& e) { return !is_live(e); });
+        // A record that left a key and came back to the same key has two live entries.
+        std::sort(entries_.begin(), entries_.end());
+        entries_.erase(std::unique(entries_.begin(),
+                                   entries_.end(),
+                                   [](const Entry& a, const Entry& b) {
+                                       return !(a < b) && !(b < a);
+                                   }),
+                       entries_.end());
+        std::make_heap(entries_.begin(), entries_.end(), later);
+        compacted_size_ = entries_.size();
+    }
+
+private:
+    static bool later(const Entry& a, const Entry& b) { return b < a; }
+
+    std::vector<Entry> entries_;
+    std::size_t compacted_size_ = 0;
+};
+
+// One bit per job id from some first id on: the ids of one state, walked newest first by
+// `list`. A bitmap rather than a tree: setting and clearing a bit is the whole cost of a
+// state change, and a page skips 64 absent ids per word.
+class IdBitmap {
+public:
+    void set(JobId id) {
+        if (words_.empty()) first_word_ = id / 64;
+        for (; id / 64 < first_word_; --first_word_) words_.push_front(0);
+        const auto word = static_cast<std::size_t>(id / 64 - first_word_);
+        if (word >= words_.size()) words_.resize(word + 1, 0);
+        words_[word] |= bit(id);
+    }
+
+    void clear(JobId id) {
+        const auto word = static_cast<std::size_t>(id / 64 - first_word_);
+        if (id / 64 >= first_word_ && word < words_.size()) words_[word] &= ~bit(id);
+    }
+
+    // The largest id in the set that is below `before`, or 0.
+    JobId previous(JobId before) const {
+        if (before <= 0 || words_.empty()) return 0;
+        JobId last = before - 1;
+        std::int64_t word = last / 64 - first_word_;
+        if (word < 0) return 0;
+        std::uint64_t mask = ~std::uint64_t{0} >> (63 - last % 64);
+        if (word >= static_cast<std::int64_t>(words_.size())) {
+            word = static_cast<std::int64_t>(words_.size()) - 1;
+            mask = ~std::uint64_t{0};
+        }
+        for (; word >= 0; --word, mask = ~std::uint64_t{0}) {
+            const std::uint64_t bits = words_[static_cast<std::size_t>(word)] & mask;
+            if (bits != 0) return (first_word_ + word) * 64 + (63 - std::countl_zero(bits));
+        }
+        return 0;
+    }
+
+    // Forgets the words wholly below `id` (every id there is gone for good: ids are not
+    // reused), so purged history costs nothing.
+    void drop_below(JobId id) {
+        while (!words_.empty() && (first_word_ + 1) * 64 <= id) {
+            words_.pop_front();
+            ++first_word_;
+        }
+        if (words_.empty()) first_word_ = id / 64;
+    }
+
+private:
+    static std::uint64_t bit(JobId id) { return std::uint64_t{1} << (id % 64); }
+
+    std::deque<std::uint64_t> words_;
+    std::int64_t first_word_ = 0;
+};
+
+// Ids in ascending order (ids only grow), of jobs that may have been deleted since: `list`
+// skips those, and the vector is compacted once they could be most of it.
+struct IdLog {
+    std::vector<JobId> ids;
+    std::size_t live = 0;
+};
+
+// The queued jobs of one job name in one queue, in claim order: one lane per name so a
+// rate-limited name can be left out of a claim without stepping over its jobs.
+struct Lane {
+    std::string name;
+    LazyHeap<ReadyKey> ready;
+};
+
+struct QueueInfo {
+    std::string name;
+    Counts counts{};
+    IdLog ids;
+    std::map<std::string, Lane, std::less<>> lanes;
+};
+
+struct Slot {
+    JobRecord job;
+    QueueInfo* queue = nullptr;
+    IdLog* name_ids = nullptr;
+};
 
 }  // namespace
 
 struct MemoryStore::State {
     mutable std::mutex mutex;
     JobId next_id = 1;
-    std::map<JobId, JobRecord> jobs;
+    JobId min_id = 1;  // no job below this id exists any more
+    std::unordered_map<JobId, Slot> jobs;
 
-    // Indexes over the records. `index` and `unindex` keep them exact: every change to a record
-    // goes through `mutate`, which unindexes it, applies the change and indexes it again.
-    // queued jobs, by queue, then name (so a rate-limited name can be left out without
-    // stepping over its jobs), in claim order
-    std::map<std::string, std::map<std::string, std::set<ReadyKey>>, std::less<>> ready;
-    TimeIndex delayed;  // scheduled and failed jobs by run_at
-    TimeIndex leases;   // running jobs by lease_until
-    TimeIndex expiry;   // finished jobs that expire, by expires_at
+    IdBitmap present;
+    std::array<IdBitmap, kJobStateCount> by_state;
+    Counts totals{};
+    std::map<std::string, QueueInfo, std::less<>> queues;
+    std::map<std::string, IdLog, std::less<>> names;
+    LazyHeap<TimedId> delayed;  // scheduled and failed jobs by run_at
+    LazyHeap<TimedId> leases;   // running jobs by lease_until
+    LazyHeap<TimedId> expiry;   // finished jobs that expire, by expires_at
     std::unordered_map<std::string, JobId> unique;  // unique keys of active jobs
-    std::array<IdSet, kJobStateCount> by_state;
-    std::map<std::string, IdSet, std::less<>> by_queue;
-    std::map<std::string, IdSet, std::less<>> by_name;
-    std::map<std::string, Counts, std::less<>> counts;
     // Start times of rate-limited names, pruned to the window at every claim that limits them.
     std::map<std::string, std::multiset<TimePoint>, std::less<>> starts;
 
-    void index(const JobRecord& job) {
-        switch (job.state) {
-            case JobState::queued:
-                ready[job.queue][job.name].insert({job.priority, job.run_at, job.id});
-                break;
-            case JobState::scheduled:
-            case JobState::failed:
-                delayed.emplace(job.run_at, job.id);
-                break;
-            case JobState::running:
-                leases.emplace(job.lease_until.value_or(TimePoint{}), job.id);
-                break;
-            case JobState::succeeded:
-            case JobState::cancelled:
-            case JobState::dead:
-                if (job.expires_at) expiry.emplace(*job.expires_at, job.id);
-                break;
-        }
-        if (job.unique_key && is_active(job.state)) unique.emplace(*job.unique_key, job.id);
-        by_state[slot(job.state)].insert(job.id);
-        by_queue[job.queue].insert(job.id);
-        by_name[job.name].insert(job.id);
-        counts[job.queue][slot(job.state)] += 1;
+    // ---- liveness of index entries ----------------------------------------------------------
+
+    const JobRecord* record(JobId id) const {
+        auto it = jobs.find(id);
+        return it == jobs.end() ? nullptr : &it->second.job;
     }
 
-    void unindex(const JobRecord& job) {
+    bool ready_live(const ReadyKey& key) const {
+        const JobRecord* job = record(key.id);
+        return job && job->state == JobState::queued && job->priority == key.priority &&
+               job->run_at == key.run_at;
+    }
+
+    bool delayed_live(const TimedId& entry) const {
+        const JobRecord* job = record(entry.id);
+        return job && (job->state == JobState::scheduled || job->state == JobState::failed) &&
+               job->run_at == entry.at;
+    }
+
+    bool lease_live(const TimedId& entry) const {
+        const JobRecord* job = record(entry.id);
+        return job && job->state == JobState::running &&
+               job->lease_until.value_or(TimePoint{}) == entry.at;
+    }
+
+    bool expiry_live(const TimedId& entry) const {
+        const JobRecord* job = record(entry.id);
+        return job && is_finished(job->state) && job->expires_at == entry.at;
+    }
+
+    // ---- indexing ---------------------------------------------------------------------------
+
+    // What of a record the indexes depend on, taken before a change.
+    struct Keys {
+        JobState state;
+        int priority;
+        TimePoint run_at;
+        std::optional<TimePoint> lease_until;
+        std::optional<TimePoint> expires_at;
+
+        explicit Keys(const JobRecord& job)
+            : state(job.state),
+              priority(job.priority),
+              run_at(job.run_at),
+              lease_until(job.lease_until),
+              expires_at(job.expires_at) {}
+    };
+
+    void push_ready(Slot& s) {
+        auto lane = s.queue->lanes.find(s.job.name);
+        if (lane == s.queue->lanes.end()) {
+            lane = s.queue->lanes.emplace(s.job.name, Lane{s.job.name, {}}).first;
+        }
+        lane->second.ready.push({s.job.priority, s.job.run_at, s.job.id});
+        // The queue's queued jobs bound the lane's.
+        lane->second.ready.compact_if_bloated(
+            static_cast<std::size_t>(s.queue->counts[slot(JobState::queued)]),
+            [this](const ReadyKey& k) { return ready_live(k); });
+    }
+
+    // Brings every index from `before` (nullptr: a new record) to the record as it is now.
+    void reindex(Slot& s, const Keys* before) {
+        const JobRecord& job = s.job;
+        const bool state_changed = !before || before->state != job.state;
+        if (state_changed) {
+            if (before) {
+                s.queue->counts[slot(before->state)] -= 1;
+                totals[slot(before->state)] -= 1;
+                by_state[slot(before->state)].clear(job.id);
+            }
+            s.queue->counts[slot(job.state)] += 1;
+            totals[slot(job.state)] += 1;
+            by_state[slot(job.state)].set(job.id);
+        }
         switch (job.state) {
-            case JobState::queued: {
-                auto queue = ready.find(job.queue);
-                if (queue != ready.end()) {
-                    erase_nested(queue->second, job.name,
-                                 ReadyKey{job.priority, job.run_at, job.id});
-                    if (queue->second.empty()) ready.erase(queue);
+            case JobState::queued:
+                if (state_changed || before->priority != job.priority ||
+                    before->run_at != job.run_at) {
+                    push_ready(s);
                 }
                 break;
-            }
             case JobState::scheduled:
             case JobState::failed:
-                delayed.erase({job.run_at, job.id});
+                if (!before ||
+                    !(before->state == JobState::scheduled || before->state == JobState::failed) ||
+                    before->run_at != job.run_at) {
+                    delayed.push({job.run_at, job.id});
+                    delayed.compact_if_bloated(
+                        static_cast<std::size_t>(totals[slot(JobState::scheduled)] +
+                                                 totals[slot(JobState::failed)]),
+                        [this](const TimedId& e) { return delayed_live(e); });
+                }
                 break;
             case JobState::running:
-                leases.erase({job.lease_until.value_or(TimePoint{}), job.id});
+                if (state_changed || before->lease_until != job.lease_until) {
+                    leases.push({job.lease_until.value_or(TimePoint{}), job.id});
+                    leases.compact_if_bloated(
+                        static_cast<std::size_t>(totals[slot(JobState::running)]),
+                        [this](const TimedId& e) { return lease_live(e); });
+                }
                 break;
             case JobState::succeeded:
             case JobState::cancelled:
             case JobState::dead:
-                if (job.expires_at) expiry.erase({*job.expires_at, job.id});
+                if (job.expires_at &&
+                    (!before || is_active(before->state) || before->expires_at != job.expires_at)) {
+                    expiry.push({*job.expires_at, job.id});
+                    expiry.compact_if_bloated(
+                        static_cast<std::size_t>(totals[slot(JobState::succeeded)] +
+                                                 totals[slot(JobState::cancelled)] +
+                                                 totals[slot(JobState::dead)]),
+                        [this](const TimedId& e) { return expiry_live(e); });
+                }
                 break;
         }
-        if (job.unique_key && is_active(job.state)) unique.erase(*job.unique_key);
-        by_state[slot(job.state)].erase(job.id);
-        erase_nested(by_queue, job.queue, job.id);
-        erase_nested(by_name, job.name, job.id);
-        auto count = counts.find(job.queue);
-        count->second[slot(job.state)] -= 1;
-        if (std::all_of(count->second.begin(), count->second.end(),
-                        [](std::int64_t n) { return n == 0; })) {
-            counts.erase(count);
+        if (job.unique_key) {
+            const bool was_active = before && is_active(before->state);
+            if (was_active && !is_active(job.state)) {
+                unique.erase(*job.unique_key);
+            } else if (!was_active && is_active(job.state)) {
+                unique.emplace(*job.unique_key, job.id);
+            }
         }
     }
 
     template <class F>
-    auto mutate(JobRecord& job, F&& change) {
-        unindex(job);
+    auto mutate(Slot& s, F&& change) {
         // The transitions cannot throw once their checks pass except for bad_alloc, after
         // which the store is not expected to be usable; re-index either way.
         struct Reindex {
             State& state;
-            JobRecord& job;
-            ~Reindex() { state.index(job); }
-        } reindex{*this, job};
-        return change(job);
+            Slot& slot;
+            Keys before;
+            ~Reindex() { state.reindex(slot, &before); }
+        } reindex{*this, s, Keys(s.job)};
+        return change(s.job);
     }
 
-    JobRecord* find(JobId id) {
+    Slot* find(JobId id) {
         auto it = jobs.find(id);
         return it == jobs.end() ? nullptr : &it->second;
     }
 
-    void erase(std::map<JobId, JobRecord>::iterator it) {
-        unindex(it->second);
-        jobs.erase(it);
+    static void append_id(IdLog& log, JobId id) {
+        log.ids.push_back(id);
+        log.live += 1;
+    }
+
+    void forget_id(IdLog& log) {
+        log.live -= 1;
+        if (log.ids.size() > 2 * log.live + 64) {
+            std::erase_if(log.ids, [this](JobId id) { return !jobs.contains(id); });
+        }
+    }
+
+    void insert(JobRecord record) {
+        const JobId id = record.id;
+        auto queue = queues.find(record.queue);
+        if (queue == queues.end()) {
+            queue = queues.emplace(record.queue, QueueInfo{}).first;
+            queue->second.name = record.queue;
+        }
+        auto name = names.find(record.name);
+        if (name == names.end()) name = names.emplace(record.name, IdLog{}).first;
+        Slot& s = jobs.emplace(id, Slot{std::move(record), &queue->second, &name->second})
+                      .first->second;
+        append_id(queue->second.ids, id);
+        append_id(name->second, id);
+        present.set(id);
+        reindex(s, nullptr);
+    }
+
+    void erase(JobId id) {
+        auto it = jobs.find(id);
+        Slot& s = it->second;
+        const JobRecord& job = s.job;
+        if (job.unique_key && is_active(job.state)) unique.erase(*job.unique_key);
+        totals[slot(job.state)] -= 1;
+        by_state[slot(job.state)].clear(id);
+        present.clear(id);
+        QueueInfo* queue = s.queue;
+        queue->counts[slot(job.state)] -= 1;
+        IdLog* name_ids = s.name_ids;
+        const std::string name = job.name;
+        jobs.erase(it);  // the heaps' entries for it are stale from here on
+        forget_id(queue->ids);
+        // A queue or name with no jobs left leaves nothing behind.
+        if (queue->ids.live == 0) queues.erase(queues.find(queue->name));
+        forget_id(*name_ids);
+        if (name_ids->live == 0) names.erase(name);
+        if (id == min_id) {
+            while (min_id < next_id && !jobs.contains(min_id)) ++min_id;
+            present.drop_below(min_id);
+            for (auto& bits : by_state) bits.drop_below(min_id);
+        }
     }
 
     // Everything a claim does under the lock; see Store::claim.
@@ -163,13 +409,17 @@ struct MemoryStore::State {
 std::vector<JobRecord> MemoryStore::State::claim(const ClaimRequest& request) {
     const TimePoint now = truncate_to_store(request.now);
     // Promote everything that is due (all queues: it is cheap and keeps counts honest).
-    while (!delayed.empty() && delayed.begin()->first <= now) {
-        JobRecord& job = jobs.at(delayed.begin()->second);
-        mutate(job, [](JobRecord& j) { j.state = JobState::queued; });
+    const auto is_delayed = [this](const TimedId& e) { return delayed_live(e); };
+    while (const TimedId* due = delayed.top(is_delayed)) {
+        if (due->at > now) break;
+        Slot& s = *find(due->id);
+        delayed.pop();
+        mutate(s, [](JobRecord& j) { j.state = JobState::queued; });
     }
 
     std::vector<JobRecord> claimed;
     if (request.limit == 0) return claimed;
+    claimed.reserve(std::min<std::size_t>(request.limit, 1024));
 
     // What each rate-limited name may still start in its window.
     std::map<std::string, std::int64_t, std::less<>> budget;
@@ -181,54 +431,61 @@ std::vector<JobRecord> MemoryStore::State::claim(const ClaimRequest& request) {
         if (times.empty()) starts.erase(limit.name);
     }
     const auto exhausted = [&](const std::string& name) {
+        if (budget.empty()) return false;
         auto it = budget.find(name);
         return it != budget.end() && it->second == 0;
     };
 
-    // A k-way merge over the head of every (queue, name) set: O(limit * log(sets)).
+    // A k-way merge over the head of every (queue, name) lane: O(limit * log(lanes)).
     struct Head {
         ReadyKey key;
-        std::string queue;
-        std::string name;
+        QueueInfo* queue;
+        Lane* lane;
     };
     const auto later = [](const Head& a, const Head& b) { return b.key < a.key; };
     std::priority_queue<Head, std::vector<Head>, decltype(later)> heads(later);
-    const auto push_head = [&](const std::string& queue, const std::string& name) {
-        auto q = ready.find(queue);
-        if (q == ready.end()) return;
-        auto n = q->second.find(name);
-        if (n == q->second.end() || exhausted(name)) return;
-        heads.push({*n->second.begin(), queue, name});
-    };
-    const auto push_queue = [&](const std::string& queue) {
-        auto q = ready.find(queue);
-        if (q == ready.end()) return;
-        for (const auto& [name, keys] : q->second) {
-            if (!exhausted(name)) heads.push({*keys.begin(), queue, name});
+    const auto is_ready = [this](const ReadyKey& k) { return ready_live(k); };
+    std::vector<std::pair<QueueInfo*, std::string>> drained;
+    const auto push_head = [&](QueueInfo& queue, Lane& lane) {
+        if (exhausted(lane.name)) return;
+        if (const ReadyKey* key = lane.ready.top(is_ready)) {
+            heads.push({*key, &queue, &lane});
+        } else {
+            drained.emplace_back(&queue, lane.name);  // erased after the merge
         }
     };
+    const auto push_queue = [&](QueueInfo& queue) {
+        for (auto& [name, lane] : queue.lanes) push_head(queue, lane);
+    };
     if (request.queues.empty()) {
-        for (const auto& [queue, names] : ready) push_queue(queue);
+        for (auto& [name, queue] : queues) push_queue(queue);
     } else {
-        const std::set<std::string> queues(request.queues.begin(), request.queues.end());
-        for (const std::string& queue : queues) push_queue(queue);
+        const std::set<std::string> wanted(request.queues.begin(), request.queues.end());
+        for (const std::string& name : wanted) {
+            if (auto it = queues.find(name); it != queues.end()) push_queue(it->second);
+        }
     }
 
     while (!heads.empty() && claimed.size() < request.limit) {
         Head head = heads.top();
         heads.pop();
         // A name can run out of budget after its heads in other queues were pushed.
-        if (exhausted(head.name)) continue;
-        JobRecord& job = jobs.at(head.key.id);
-        mutate(job, [&](JobRecord& j) {
+        if (exhausted(head.lane->name)) continue;
+        head.lane->ready.pop();
+        Slot& s = *find(head.key.id);
+        mutate(s, [&](JobRecord& j) {
             detail::start_attempt(j, request.worker_id, now, request.lease);
         });
-        claimed.push_back(job);
-        if (auto it = budget.find(head.name); it != budget.end()) {
+        claimed.push_back(s.job);
+        if (auto it = budget.find(head.lane->name); it != budget.end()) {
             it->second -= 1;
-            starts[head.name].insert(now);
+            starts[head.lane->name].insert(now);
         }
-        push_head(head.queue, head.name);
+        push_head(*head.queue, *head.lane);
+    }
+    for (auto& [queue, name] : drained) {
+        auto lane = queue->lanes.find(name);
+        if (lane != queue->lanes.end() && lane->second.ready.empty()) queue->lanes.erase(lane);
     }
     return claimed;
 }
@@ -254,8 +511,7 @@ JobsResult<std::vector<EnqueueOutcome>> MemoryStore::enqueue(std::span<const New
             }
         }
         const JobId id = state_->next_id++;
-        auto [it, inserted] = state_->jobs.emplace(id, detail::make_record(job, id, now));
-        state_->index(it->second);
+        state_->insert(detail::make_record(job, id, now));
         outcomes.push_back({id, true});
     }
     return outcomes;
@@ -274,13 +530,13 @@ JobsResult<std::vector<LeaseStatus>> MemoryStore::heartbeat(std::string_view wor
     std::vector<LeaseStatus> statuses;
     statuses.reserve(ids.size());
     for (const JobId id : ids) {
-        JobRecord* job = state_->find(id);
-        if (job == nullptr || !detail::check_owner(*job, worker_id)) {
+        Slot* s = state_->find(id);
+        if (s == nullptr || !detail::check_owner(s->job, worker_id)) {
             statuses.push_back({id, false, false});
             continue;
         }
-        state_->mutate(*job, [&](JobRecord& j) { detail::renew(j, lease_until); });
-        statuses.push_back({id, true, job->cancel_requested});
+        state_->mutate(*s, [&](JobRecord& j) { detail::renew(j, lease_until); });
+        statuses.push_back({id, true, s->job.cancel_requested});
     }
     return statuses;
 }
@@ -289,25 +545,21 @@ JobsResult<void> MemoryStore::set_progress(JobId id, std::string_view worker_id,
                                            std::string_view message) {
     if (auto r = detail::check_progress(fraction); !r) return r;
     std::lock_guard lock(state_->mutex);
-    JobRecord* job = state_->find(id);
-    if (job == nullptr) return detail::not_found(id);
+    Slot* s = state_->find(id);
+    if (s == nullptr) return detail::not_found(id);
     // Progress touches no index.
-    return detail::set_progress(*job, worker_id, fraction, message);
+    return detail::set_progress(s->job, worker_id, fraction, message);
 }
 
 JobsResult<void> MemoryStore::complete(JobId id, std::string_view worker_id,
                                        std::optional<std::string_view> result_json,
                                        TimePoint now, std::optional<TimePoint> expires_at) {
-    if (result_json) {
-        if (auto r = detail::check_json("result", *result_json); !r) return r;
-    }
-    std::lock_guard lock(state_->mutex);
-    JobRecord* job = state_->find(id);
-    if (job == nullptr) return detail::not_found(id);
-    if (auto r = detail::check_owner(*job, worker_id); !r) return r;
-    return state_->mutate(*job, [&](JobRecord& j) {
-        return detail::complete(j, worker_id, result_json, now, expires_at);
-    });
+    const Completion completion{id,
+                                result_json ? std::optional<std::string>(*result_json)
+                                            : std::nullopt,
+                                expires_at};
+    auto results = complete_many(worker_id, std::span(&completion, 1), now);
+    return std::move(results->front());
 }
 
 JobsResult<std::vector<JobsResult<void>>> MemoryStore::complete_many(
@@ -322,16 +574,16 @@ JobsResult<std::vector<JobsResult<void>>> MemoryStore::complete_many(
                 continue;
             }
         }
-        JobRecord* job = state_->find(c.id);
-        if (job == nullptr) {
+        Slot* s = state_->find(c.id);
+        if (s == nullptr) {
             results.push_back(detail::not_found(c.id));
             continue;
         }
-        if (auto r = detail::check_owner(*job, worker_id); !r) {
+        if (auto r = detail::check_owner(s->job, worker_id); !r) {
             results.push_back(r);
             continue;
         }
-        results.push_back(state_->mutate(*job, [&](JobRecord& j) {
+        results.push_back(state_->mutate(*s, [&](JobRecord& j) {
             return detail::complete(j, worker_id, c.result_json, now, c.expires_at);
         }));
     }
@@ -343,10 +595,10 @@ JobsResult<JobState> MemoryStore::fail(JobId id, std::string_view worker_id,
                                        std::optional<TimePoint> retry_at,
                                        std::optional<TimePoint> expires_at) {
     std::lock_guard lock(state_->mutex);
-    JobRecord* job = state_->find(id);
-    if (job == nullptr) return detail::not_found(id);
-    if (auto r = detail::check_owner(*job, worker_id); !r) return r.error();
-    return state_->mutate(*job, [&](JobRecord& j) {
+    Slot* s = state_->find(id);
+    if (s == nullptr) return detail::not_found(id);
+    if (auto r = detail::check_owner(s->job, worker_id); !r) return r.error();
+    return state_->mutate(*s, [&](JobRecord& j) {
         return detail::fail(j, worker_id, message, now, retry_at, expires_at);
     });
 }
@@ -354,10 +606,10 @@ JobsResult<JobState> MemoryStore::fail(JobId id, std::string_view worker_id,
 JobsResult<void> MemoryStore::mark_cancelled(JobId id, std::string_view worker_id, TimePoint now,
                                              std::optional<TimePoint> expires_at) {
     std::lock_guard lock(state_->mutex);
-    JobRecord* job = state_->find(id);
-    if (job == nullptr) return detail::not_found(id);
-    if (auto r = detail::check_owner(*job, worker_id); !r) return r;
-    return state_->mutate(*job, [&](JobRecord& j) {
+    Slot* s = state_->find(id);
+    if (s == nullptr) return detail::not_found(id);
+    if (auto r = detail::check_owner(s->job, worker_id); !r) return r;
+    return state_->mutate(*s, [&](JobRecord& j) {
         return detail::mark_cancelled(j, worker_id, now, expires_at);
     });
 }
@@ -367,9 +619,9 @@ JobsResult<std::size_t> MemoryStore::release(std::string_view worker_id,
     std::lock_guard lock(state_->mutex);
     std::size_t released = 0;
     for (const JobId id : ids) {
-        JobRecord* job = state_->find(id);
-        if (job == nullptr || !detail::check_owner(*job, worker_id)) continue;
-        state_->mutate(*job, [&](JobRecord& j) { detail::release(j, worker_id, now); });
+        Slot* s = state_->find(id);
+        if (s == nullptr || !detail::check_owner(s->job, worker_id)) continue;
+        state_->mutate(*s, [&](JobRecord& j) { detail::release(j, worker_id, now); });
         ++released;
     }
     return released;
@@ -380,55 +632,61 @@ JobsResult<ExpiredLeases> MemoryStore::requeue_expired(TimePoint now,
     std::lock_guard lock(state_->mutex);
     const TimePoint at = truncate_to_store(now);
     ExpiredLeases expired;
-    while (!state_->leases.empty() && state_->leases.begin()->first <= at) {
-        JobRecord& job = state_->jobs.at(state_->leases.begin()->second);
+    const auto is_leased = [this](const TimedId& e) { return state_->lease_live(e); };
+    while (const TimedId* entry = state_->leases.top(is_leased)) {
+        if (entry->at > at) break;
+        Slot& s = *state_->find(entry->id);
+        state_->leases.pop();
         const auto outcome = state_->mutate(
-            job, [&](JobRecord& j) { return detail::expire_lease(j, now, dead_expires_at); });
-        detail::record_expiry(expired, job.id, outcome);
+            s, [&](JobRecord& j) { return detail::expire_lease(j, now, dead_expires_at); });
+        detail::record_expiry(expired, s.job.id, outcome);
     }
     return expired;
 }
 
 JobsResult<std::optional<TimePoint>> MemoryStore::next_due_at() const {
     std::lock_guard lock(state_->mutex);
-    if (state_->delayed.empty()) return std::optional<TimePoint>();
-    return std::optional<TimePoint>(state_->delayed.begin()->first);
+    const TimedId* due = state_->delayed.top([this](const TimedId& e) {
+        return state_->delayed_live(e);
+    });
+    if (due == nullptr) return std::optional<TimePoint>();
+    return std::optional<TimePoint>(due->at);
 }
 
 JobsResult<JobState> MemoryStore::cancel(JobId id, TimePoint now,
                                          std::optional<TimePoint> expires_at) {
     std::lock_guard lock(state_->mutex);
-    JobRecord* job = state_->find(id);
-    if (job == nullptr) return detail::not_found(id);
+    Slot* s = state_->find(id);
+    if (s == nullptr) return detail::not_found(id);
     // Check on a copy so a refused cancel leaves the record untouched.
-    JobRecord next = *job;
+    JobRecord next = s->job;
     auto state = detail::cancel(next, now, expires_at);
     if (!state) return state;
-    state_->mutate(*job, [&](JobRecord& j) { j = std::move(next); });
+    state_->mutate(*s, [&](JobRecord& j) { j = std::move(next); });
     return state;
 }
 
 JobsResult<void> MemoryStore::retry(JobId id, TimePoint now) {
     std::lock_guard lock(state_->mutex);
-    JobRecord* job = state_->find(id);
-    if (job == nullptr) return detail::not_found(id);
-    if (auto r = detail::check_retry(*job); !r) return r;
-    if (job->unique_key) {
+    Slot* s = state_->find(id);
+    if (s == nullptr) return detail::not_found(id);
+    if (auto r = detail::check_retry(s->job); !r) return r;
+    if (s->job.unique_key) {
         // The job is not active (checked above), so any holder of the key is another job.
-        if (auto it = state_->unique.find(*job->unique_key); it != state_->unique.end()) {
-            return detail::duplicate_key(*job, it->second);
+        if (auto it = state_->unique.find(*s->job.unique_key); it != state_->unique.end()) {
+            return detail::duplicate_key(s->job, it->second);
         }
     }
-    state_->mutate(*job, [&](JobRecord& j) { detail::retry(j, now); });
+    state_->mutate(*s, [&](JobRecord& j) { detail::retry(j, now); });
     return {};
 }
 
 JobsResult<void> MemoryStore::remove(JobId id, bool force) {
     std::lock_guard lock(state_->mutex);
-    auto it = state_->jobs.find(id);
-    if (it == state_->jobs.end()) return detail::not_found(id);
-    if (auto r = detail::check_remove(it->second, force); !r) return r;
-    state_->erase(it);
+    Slot* s = state_->find(id);
+    if (s == nullptr) return detail::not_found(id);
+    if (auto r = detail::check_remove(s->job, force); !r) return r;
+    state_->erase(id);
     return {};
 }
 
@@ -436,8 +694,13 @@ JobsResult<std::size_t> MemoryStore::purge(TimePoint now, std::size_t limit) {
     std::lock_guard lock(state_->mutex);
     const TimePoint at = truncate_to_store(now);
     std::size_t purged = 0;
-    while (purged < limit && !state_->expiry.empty() && state_->expiry.begin()->first <= at) {
-        state_->erase(state_->jobs.find(state_->expiry.begin()->second));
+    const auto is_expiring = [this](const TimedId& e) { return state_->expiry_live(e); };
+    while (purged < limit) {
+        const TimedId* entry = state_->expiry.top(is_expiring);
+        if (entry == nullptr || entry->at > at) break;
+        const JobId id = entry->id;
+        state_->expiry.pop();
+        state_->erase(id);
         ++purged;
     }
     return purged;
@@ -445,28 +708,15 @@ JobsResult<std::size_t> MemoryStore::purge(TimePoint now, std::size_t limit) {
 
 JobsResult<JobRecord> MemoryStore::get(JobId id) const {
     std::lock_guard lock(state_->mutex);
-    auto it = state_->jobs.find(id);
-    if (it == state_->jobs.end()) return detail::not_found(id);
-    return it->second;
+    const JobRecord* job = state_->record(id);
+    if (job == nullptr) return detail::not_found(id);
+    return *job;
 }
 
 JobsResult<JobPage> MemoryStore::list(const JobFilter& filter, const PageRequest& page) const {
     if (auto r = detail::check_page(page); !r) return r.error();
     std::lock_guard lock(state_->mutex);
-
-    // Walk the smallest id set that a filter selects, newest first, and check the others.
-    static const IdSet kNone;
-    const IdSet* smallest = nullptr;
-    const auto consider = [&](const IdSet& ids) {
-        if (smallest == nullptr || ids.size() < smallest->size()) smallest = &ids;
-    };
-    const auto lookup = [](const auto& map, const std::string& key) -> const IdSet& {
-        auto it = map.find(key);
-        return it == map.end() ? kNone : it->second;
-    };
-    if (filter.state) consider(state_->by_state[slot(*filter.state)]);
-    if (filter.queue) consider(lookup(state_->by_queue, *filter.queue));
-    if (filter.name) consider(lookup(state_->by_name, *filter.name));
+    const State& state = *state_;
 
     const auto matches = [&](const JobRecord& job) {
         return (!filter.state || job.state == *filter.state) &&
@@ -485,18 +735,42 @@ JobsResult<JobPage> MemoryStore::list(const JobFilter& filter, const PageRequest
         return true;
     };
     const JobId before = page.before_id.value_or(std::numeric_limits<JobId>::max());
-    if (smallest == nullptr) {
-        auto it = state_->jobs.lower_bound(before);
-        while (it != state_->jobs.begin()) {
-            --it;
-            if (!take(it->second)) break;
+
+    // Walk the smallest set of ids that a filter selects, newest first, and check the others.
+    const IdLog* log = nullptr;
+    std::size_t size = state.jobs.size();
+    const auto consider = [&](const auto& map, const std::string& key) {
+        auto it = map.find(key);
+        if (it == map.end()) return false;  // nothing has that queue or name
+        const IdLog& ids = [&]() -> const IdLog& {
+            if constexpr (std::is_same_v<std::decay_t<decltype(it->second)>, IdLog>) {
+                return it->second;
+            } else {
+                return it->second.ids;
+            }
+        }();
+        if (ids.live <= size) {
+            log = &ids;
+            size = ids.live;
         }
-    } else {
-        auto it = smallest->lower_bound(before);
-        while (it != smallest->begin()) {
+        return true;
+    };
+    if (filter.queue && !consider(state.queues, *filter.queue)) return result;
+    if (filter.name && !consider(state.names, *filter.name)) return result;
+    const bool by_state =
+        filter.state && static_cast<std::size_t>(state.totals[slot(*filter.state)]) < size;
+    if (log != nullptr && !by_state) {
+        auto it = std::lower_bound(log->ids.begin(), log->ids.end(), before);
+        while (it != log->ids.begin()) {
             --it;
-            if (!take(state_->jobs.at(*it))) break;
+            const JobRecord* job = state.record(*it);
+            if (job != nullptr && !take(*job)) break;
         }
+        return result;
+    }
+    const IdBitmap& bits = by_state ? state.by_state[slot(*filter.state)] : state.present;
+    for (JobId id = bits.previous(before); id > 0; id = bits.previous(id)) {
+        if (!take(*state.record(id))) break;
     }
     return result;
 }
@@ -504,8 +778,8 @@ JobsResult<JobPage> MemoryStore::list(const JobFilter& filter, const PageRequest
 JobsResult<std::vector<QueueCounts>> MemoryStore::counts() const {
     std::lock_guard lock(state_->mutex);
     std::vector<QueueCounts> counts;
-    counts.reserve(state_->counts.size());
-    for (const auto& [queue, by_state] : state_->counts) counts.push_back({queue, by_state});
+    counts.reserve(state_->queues.size());
+    for (const auto& [name, queue] : state_->queues) counts.push_back({name, queue.counts});
     return counts;
 }
 

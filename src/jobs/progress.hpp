@@ -25,30 +25,34 @@ struct ProgressValue {
     std::string message;
 };
 
+/// Where a worker's progress writes go; one per worker, shared by its jobs' channels.
+struct ProgressSink {
+    std::shared_ptr<Store> store;
+    std::string worker_id;
+    Executor executor;
+    std::chrono::milliseconds interval;
+};
+
 class ProgressChannel : public std::enable_shared_from_this<ProgressChannel> {
 public:
-    ProgressChannel(std::shared_ptr<Store> store, JobId id, std::string worker_id,
-                    Executor executor, std::chrono::milliseconds interval)
-        : store_(std::move(store)),
-          id_(id),
-          worker_id_(std::move(worker_id)),
-          executor_(std::move(executor)),
-          interval_(interval) {}
+    ProgressChannel(std::shared_ptr<const ProgressSink> sink, JobId id)
+        : sink_(std::move(sink)), id_(id) {}
 
     void set(double fraction, std::string message);
     /// Ends the writer (waits for a write in flight) and returns the value not yet written.
     Task<std::optional<ProgressValue>> close();
+    /// `close` without waiting, for the common case of no write in flight: closes and returns
+    /// the value not yet written (engaged, maybe empty); nullopt, changing nothing, when a
+    /// writer runs (then `close` must be awaited).
+    std::optional<std::optional<ProgressValue>> close_if_idle();
     /// Writes `value` now (blocking; on a pool thread).
     void write(const ProgressValue& value) const;
 
 private:
     friend Task<void> progress_writer(std::shared_ptr<ProgressChannel> channel);
 
-    std::shared_ptr<Store> store_;
+    std::shared_ptr<const ProgressSink> sink_;
     JobId id_;
-    std::string worker_id_;
-    Executor executor_;
-    std::chrono::milliseconds interval_;
 
     std::mutex mutex_;
     std::optional<ProgressValue> pending_;

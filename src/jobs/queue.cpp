@@ -155,24 +155,29 @@ JobsResult<std::vector<NewJob>> Queue::prepare(std::span<const EnqueueRequest> j
                                                TimePoint now) const {
     std::vector<NewJob> prepared;
     prepared.reserve(jobs.size());
+    std::shared_ptr<const detail::JobDefinition> definition;
     for (std::size_t i = 0; i < jobs.size(); ++i) {
         const auto& request = jobs[i];
         const auto& options = request.options;
         // One job reads "send_email: ..."; a batch names the index as Store::enqueue does.
-        const std::string where = jobs.size() == 1 ? request.name + ": "
-                                                   : fmt::format("jobs[{}] ({}): ", i, request.name);
-        auto definition = state_->find(request.name);
+        // Formed only for an error: a batch of valid jobs formats nothing.
+        const auto where = [&] {
+            return jobs.size() == 1 ? request.name + ": "
+                                    : fmt::format("jobs[{}] ({}): ", i, request.name);
+        };
+        // Batches are mostly of one name: look it up when it changes.
+        if (!definition || definition->name != request.name) definition = state_->find(request.name);
         if (!definition) {
             return JobsError(JobsErrc::not_found,
-                             fmt::format("{}no job definition named \"{}\"", where, request.name));
+                             fmt::format("{}no job definition named \"{}\"", where(), request.name));
         }
         auto issues = definition->check(request.args);
-        if (!issues.empty()) return invalid(where + detail::describe_issues(issues));
+        if (!issues.empty()) return invalid(where() + detail::describe_issues(issues));
         if (options.delay && options.run_at) {
-            return invalid(where + "give either delay or run_at, not both");
+            return invalid(where() + "give either delay or run_at, not both");
         }
         if (options.delay && options.delay->count() < 0) {
-            return invalid(fmt::format("{}delay: {} ms is negative", where,
+            return invalid(fmt::format("{}delay: {} ms is negative", where(),
                                        options.delay->count()));
         }
         NewJob job;
@@ -182,30 +187,30 @@ JobsResult<std::vector<NewJob>> Queue::prepare(std::span<const EnqueueRequest> j
         job.priority = options.priority.value_or(definition->options.priority);
         job.max_attempts = options.max_attempts.value_or(definition->options.max_attempts);
         if (job.priority < kMinPriority || job.priority > kMaxPriority) {
-            return invalid(fmt::format("{}priority: {} is out of range {}..{}", where,
+            return invalid(fmt::format("{}priority: {} is out of range {}..{}", where(),
                                        job.priority, kMinPriority, kMaxPriority));
         }
         if (job.max_attempts < 1 || job.max_attempts > kMaxAttemptsLimit) {
-            return invalid(fmt::format("{}max_attempts: {} is out of range 1..{}", where,
+            return invalid(fmt::format("{}max_attempts: {} is out of range 1..{}", where(),
                                        job.max_attempts, kMaxAttemptsLimit));
         }
         if (options.delay) job.run_at = now + *options.delay;
         if (options.run_at) job.run_at = *options.run_at;
         // Keys are per definition: the same key under two names is two jobs.
         if (options.unique_key) {
-            if (options.unique_key->empty()) return invalid(where + "unique_key: empty");
+            if (options.unique_key->empty()) return invalid(where() + "unique_key: empty");
             job.unique_key = request.name + ":" + *options.unique_key;
         } else if (definition->options.unique == UniquePolicy::by_key) {
-            return invalid(where + "unique_key: required by the definition");
+            return invalid(where() + "unique_key: required by the definition");
         } else if (definition->options.unique == UniquePolicy::by_args) {
             job.unique_key = request.name + ":args:" + args_hash(job.args);
         }
         if (job.unique_key && job.unique_key->size() > kMaxUniqueKeyLength) {
-            return invalid(fmt::format("{}unique_key: longer than {} bytes", where,
+            return invalid(fmt::format("{}unique_key: longer than {} bytes", where(),
                                        kMaxUniqueKeyLength - request.name.size() - 1));
         }
         if (auto checked = validate(job); !checked) {
-            return invalid(where + checked.error().what());
+            return invalid(where() + checked.error().what());
         }
         prepared.push_back(std::move(job));
     }

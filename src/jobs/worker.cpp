@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -52,15 +53,24 @@ std::string default_worker_id() {
 enum class StopReason : std::uint8_t { none, cancel, lease_lost, shutdown };
 
 // One claimed job from claim to its outcome written. Fields other than the constants are
-// guarded by the worker's mutex.
+// guarded by the worker's mutex. One allocation holds the run and its handler's context.
 struct Run {
     JobId id = 0;
     int attempt = 0;
     int max_attempts = 1;
     std::shared_ptr<const detail::JobDefinition> definition;
-    std::shared_ptr<JobContext> context;
-    TaskHandle<std::optional<std::string>> handle;  // while the handler runs
+    std::optional<JobContext> context;  // set unless the job has no definition here
+    TaskHandle<void> handle;            // while the handler runs
     StopReason stop = StopReason::none;
+    bool ended = false;  // the handler has returned or thrown
+};
+
+// How an attempt ended, for the store.
+struct Outcome {
+    std::optional<std::string> result;
+    std::exception_ptr error;
+    StopReason stop = StopReason::none;
+    std::optional<detail::ProgressValue> progress;  // not yet written
 };
 
 // A successful attempt waiting for the batched write.
@@ -98,10 +108,12 @@ struct Worker::State : detail::WorkerLink, std::enable_shared_from_this<Worker::
     bool waiting = false;   // the claim loop waits on `timer`
     bool wake_pending = false;
     asio::steady_timer* timer = nullptr;
+    std::condition_variable idle;  // notified when `active` drops to 0
     TaskHandle<void> claim_loop;
     TaskHandle<void> housekeeping;
     std::vector<PendingCompletion> completions;
     bool flushing = false;
+    std::shared_ptr<const detail::ProgressSink> progress_sink;
     std::mt19937_64 random{std::random_device{}()};
     WorkerStats stats;
 
@@ -190,6 +202,9 @@ std::vector<JobsResult<void>> write_completions(StatePtr state,
 }
 
 Task<void> flush_completions(StatePtr state) {
+    // Handlers that end at once end inside `spawn`, one after another in the same turn of the
+    // loop: let that turn finish first so its completions go to the store as one batch.
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
     for (;;) {
         std::vector<PendingCompletion> batch;
         {
@@ -276,58 +291,25 @@ Written write_outcome(StatePtr state,
     return written;
 }
 
-// Runs one claimed job: the handler as its own task (so a cancel reaches it alone), then its
-// outcome to the store. Not cancelled itself: stop() cancels handlers, and the outcome must
-// still be written.
-Task<void> drive(StatePtr state, std::shared_ptr<Run> run) {
+// Writes what `end_run` could not write at once: a failure, a cancel, a release, or a
+// success whose progress writer was still busy.
+Task<void> write_outcome_later(StatePtr state, std::shared_ptr<Run> run, Outcome outcome) {
     const auto& definition = *run->definition;
-    std::optional<std::string> result;
-    std::exception_ptr error;
-    {
-        Task<std::optional<std::string>> attempt =
-            definition.options.timeout
-                ? with_timeout(definition.start(run->context), *definition.options.timeout)
-                : definition.start(run->context);
-        auto handle =
-            spawn(state->executor, std::move(attempt), SpawnOptions{.name = definition.name});
-        {
-            std::lock_guard lock(state->mutex);
-            run->handle = handle;
-            // A cancel that came between claim and now.
-            if (run->stop != StopReason::none) handle.cancel();
-        }
-        try {
-            result = co_await handle.wait_shielded();
-        } catch (...) {
-            error = std::current_exception();
-        }
+    if (!outcome.progress) {
+        if (const auto& channel = run->context->progress_channel())
+            outcome.progress = co_await channel->close();
     }
-    StopReason stop;
-    {
-        std::lock_guard lock(state->mutex);
-        run->handle = {};
-        stop = run->stop;
-        --state->active;
-        state->stats.running = state->active;
-    }
-    state->wake();  // a slot is free
-    // A plain function may still run on its pool after a timeout or cancel ended the wait:
-    // the flag tells it to stop.
-    if (error) run->context->request_cancel();
-
-    std::optional<detail::ProgressValue> progress;
-    if (const auto& channel = run->context->progress_channel())
-        progress = co_await channel->close();
-
+    const StopReason stop = outcome.stop;
+    const std::exception_ptr& error = outcome.error;
     const auto ttl = definition.options.finished_ttl;
     // A cancel asked for while the handler ran wins even if it then returned normally (a plain
     // function that saw the flag returns early): the job ends cancelled, as the user asked.
     if (!error && (stop == StopReason::none || stop == StopReason::shutdown)) {
-        Completion completion{run->id, std::move(result), std::nullopt};
-        queue_completion(
-            state,
-            PendingCompletion{
-                std::move(completion), definition.options.result_ttl, std::move(progress)});
+        Completion completion{run->id, std::move(outcome.result), std::nullopt};
+        queue_completion(state,
+                         PendingCompletion{std::move(completion),
+                                           definition.options.result_ttl,
+                                           std::move(outcome.progress)});
         co_return;  // the flusher forgets the run once written
     }
     Verdict verdict = Verdict::fail;
@@ -383,7 +365,7 @@ Task<void> drive(StatePtr state, std::shared_ptr<Run> run) {
                                               std::move(message),
                                               retry_at,
                                               ttl,
-                                              std::move(progress));
+                                              std::move(outcome.progress));
     }
     std::lock_guard lock(state->mutex);
     if (verdict == Verdict::drop) {
@@ -416,6 +398,65 @@ Task<void> drive(StatePtr state, std::shared_ptr<Run> run) {
         }
     }
     state->runs.erase(run->id);
+}
+
+// The handler has ended (on the worker's loop). The common case — it succeeded and no
+// progress write is in flight — goes to the batched completion without another coroutine.
+void end_run(const StatePtr& state, const std::shared_ptr<Run>& run, Outcome outcome) {
+    {
+        std::lock_guard lock(state->mutex);
+        run->handle = {};
+        run->ended = true;
+        outcome.stop = run->stop;
+    }
+    // A plain function may still run on its pool after a timeout or cancel ended the wait:
+    // the flag tells it to stop.
+    if (outcome.error) run->context->request_cancel();
+    bool progress_settled = true;
+    if (const auto& channel = run->context->progress_channel()) {
+        auto unwritten = channel->close_if_idle();
+        progress_settled = unwritten.has_value();
+        if (unwritten) outcome.progress = std::move(*unwritten);
+    }
+    const bool succeeded = !outcome.error && (outcome.stop == StopReason::none ||
+                                              outcome.stop == StopReason::shutdown);
+    if (succeeded && progress_settled) {
+        const auto& options = run->definition->options;
+        Completion completion{run->id, std::move(outcome.result), std::nullopt};
+        queue_completion(state,
+                         PendingCompletion{std::move(completion),
+                                           options.result_ttl,
+                                           std::move(outcome.progress)});
+    } else {
+        state->drivers.spawn(
+            state->executor, write_outcome_later(state, run, std::move(outcome)), "job outcome");
+    }
+    // After the outcome is on its way, so `stop` sees it among the drivers once idle.
+    {
+        std::lock_guard lock(state->mutex);
+        --state->active;
+        state->stats.running = state->active;
+        if (state->active == 0) state->idle.notify_all();
+    }
+    state->wake();  // a slot is free
+}
+
+// One attempt as its own task, so a cancel reaches this handler alone. It never throws: the
+// outcome goes to `end_run` whatever happens.
+Task<void> run_handler(StatePtr state, std::shared_ptr<Run> run) {
+    Outcome outcome;
+    try {
+        const auto& definition = *run->definition;
+        std::shared_ptr<JobContext> context(run, &*run->context);
+        Task<std::optional<std::string>> attempt =
+            definition.options.timeout
+                ? with_timeout(definition.start(std::move(context)), *definition.options.timeout)
+                : definition.start(std::move(context));
+        outcome.result = co_await std::move(attempt);
+    } catch (...) {
+        outcome.error = std::current_exception();
+    }
+    end_run(state, run, std::move(outcome));
 }
 
 // A claimed job this worker cannot run: fail the attempt, due again later for a worker that
@@ -454,7 +495,7 @@ void start_runs(const StatePtr& state, std::vector<JobRecord> jobs) {
                 job.name);
             {
                 std::lock_guard lock(state->mutex);
-                state->runs.emplace(job.id, std::make_shared<Run>());  // heartbeats keep it
+                state->runs.emplace(job.id, std::make_shared<Run>());  // heartbeats renew it
             }
             state->drivers.spawn(
                 state->executor, drive_unknown(state, std::move(job)), "unknown job");
@@ -462,17 +503,14 @@ void start_runs(const StatePtr& state, std::vector<JobRecord> jobs) {
         }
         boost::system::error_code ec;
         boost::json::value args = boost::json::parse(job.args, ec);  // the store checked it
-        auto channel = std::make_shared<detail::ProgressChannel>(state->store,
-                                                                 job.id,
-                                                                 state->options.id,
-                                                                 state->executor,
-                                                                 state->options.progress_interval);
+        auto channel = std::make_shared<detail::ProgressChannel>(state->progress_sink, job.id);
         auto run = std::make_shared<Run>();
         run->id = job.id;
         run->attempt = job.attempt;
         run->max_attempts = job.max_attempts;
+        run->context.emplace(job, std::move(args), std::move(channel));
+        SpawnOptions spawn_options{.name = definition->name};
         run->definition = std::move(definition);
-        run->context = std::make_shared<JobContext>(job, std::move(args), std::move(channel));
         {
             std::lock_guard lock(state->mutex);
             state->runs.emplace(job.id, run);
@@ -482,7 +520,16 @@ void start_runs(const StatePtr& state, std::vector<JobRecord> jobs) {
             // A stop between claim and here: give it back at once.
             if (state->stopping) run->stop = StopReason::shutdown;
         }
-        state->drivers.spawn(state->executor, drive(state, std::move(run)), "job");
+        // The handler may run, and even end, inside `spawn`.
+        auto handle = spawn(state->executor, run_handler(state, run), std::move(spawn_options));
+        std::lock_guard lock(state->mutex);
+        if (run->ended) continue;
+        run->handle = handle;
+        // A cancel that came between claim and now.
+        if (run->stop != StopReason::none) {
+            handle.cancel(run->stop == StopReason::shutdown ? CancelReason::shutdown
+                                                            : CancelReason::user);
+        }
     }
 }
 
@@ -662,6 +709,8 @@ Worker::Worker(Queue& queue, Executor executor, WorkerOptions options)
     state_->strand = asio::make_strand(executor);
     state_->executor = std::move(executor);
     state_->options = std::move(options);
+    state_->progress_sink = std::make_shared<detail::ProgressSink>(detail::ProgressSink{
+        state_->store, state_->options.id, state_->executor, state_->options.progress_interval});
 }
 
 Worker::~Worker() {
@@ -718,15 +767,17 @@ bool Worker::stop(std::chrono::steady_clock::duration grace) {
         ok = claims.wait_for(std::chrono::seconds(10));
     }
     // 1. Running jobs get the grace period.
-    if (!state_->drivers.wait_for(grace)) {
-        // 2. Then they are cancelled; their drivers release them to the store.
-        {
-            std::lock_guard lock(state_->mutex);
-            for (auto& [id, run] : state_->runs) {
-                if (run->context) state_->stop_run(*run, StopReason::shutdown);
-            }
+    const auto handlers_ended = [this] { return state_->active == 0; };
+    std::unique_lock lock(state_->mutex);
+    if (!state_->idle.wait_for(lock, grace, handlers_ended)) {
+        // 2. Then they are cancelled; their outcomes release them to the store.
+        for (auto& [id, run] : state_->runs) {
+            if (run->context) state_->stop_run(*run, StopReason::shutdown);
         }
+        ok = state_->idle.wait_for(lock, std::chrono::seconds(10), handlers_ended) && ok;
     }
+    lock.unlock();
+    // Then the outcomes are written.
     ok = state_->drivers.wait_for(std::chrono::seconds(10)) && ok;
     // 3. The housekeeping stops last, so leases stay renewed while the jobs wind down.
     if (chores) {
