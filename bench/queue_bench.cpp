@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
     const std::string kind = argv[1];
     const int jobs = argc > 2 ? std::atoi(argv[2]) : 100'000;
     const std::size_t concurrency = argc > 3 ? static_cast<std::size_t>(std::atoi(argv[3])) : 50;
+    const std::size_t loop_count = argc > 4 ? static_cast<std::size_t>(std::atoi(argv[4])) : 1;
     if (kind != "memory" && kind != "sqlite" && kind != "sqlite-full") {
         std::fprintf(stderr, "unknown store %s\n", kind.c_str());
         return 2;
@@ -117,9 +118,14 @@ int main(int argc, char** argv) {
     const double enqueue_s = seconds_since(enqueue_start);
     std::printf("enqueue_batch_per_s=%.0f\n", jobs / enqueue_s);
 
-    afterwork::Loop loop("worker");
-    loop.start();
-    afterwork::Worker worker(queue, loop.executor(), {.concurrency = concurrency});
+    std::vector<std::unique_ptr<afterwork::Loop>> loops;
+    std::vector<afterwork::Executor> executors;
+    for (std::size_t i = 0; i < loop_count; ++i) {
+        loops.push_back(std::make_unique<afterwork::Loop>("worker-" + std::to_string(i)));
+        loops.back()->start();
+        executors.push_back(loops.back()->executor());
+    }
+    afterwork::Worker worker(queue, executors, {.concurrency = concurrency});
     const auto process_start = Clock::now();
     worker.start();
     const auto deadline = process_start + 300s;
@@ -129,8 +135,10 @@ int main(int argc, char** argv) {
     const double process_s = seconds_since(process_start);
     const auto stats = worker.stats();
     worker.stop(10s);
-    loop.stop();
-    loop.join();
+    for (auto& loop : loops) {
+        loop->stop();
+        loop->join();
+    }
     std::printf("succeeded=%llu\n", static_cast<unsigned long long>(stats.succeeded));
     std::printf("process_per_s=%.0f\n", static_cast<double>(stats.succeeded) / process_s);
     std::printf("end_to_end_per_s=%.0f\n",

@@ -128,14 +128,14 @@ std::optional<std::optional<ProgressValue>> ProgressChannel::close_if_idle() {
 }  // namespace detail
 
 JobContext::JobContext(const JobRecord& record, boost::json::value args,
-                       std::shared_ptr<detail::ProgressChannel> progress)
+                       std::shared_ptr<const detail::ProgressSink> progress)
     : id_(record.id),
       name_(record.name),
       queue_(record.queue),
       attempt_(record.attempt),
       max_attempts_(record.max_attempts),
       args_(std::move(args)),
-      progress_(std::move(progress)) {}
+      sink_(std::move(progress)) {}
 
 JobContext::~JobContext() = default;
 
@@ -143,7 +143,21 @@ void JobContext::set_progress(double fraction, std::string message) {
     if (!(fraction >= 0.0 && fraction <= 1.0)) {
         throw std::invalid_argument("set_progress: the fraction must be between 0 and 1");
     }
-    if (progress_) progress_->set(fraction, std::move(message));
+    std::shared_ptr<detail::ProgressChannel> channel;
+    {
+        std::lock_guard lock(progress_mutex_);
+        if (progress_ended_ || !sink_) return;
+        if (!channel_) channel_ = std::make_shared<detail::ProgressChannel>(sink_, id_);
+        channel = channel_;
+    }
+    // A call that races with `end_progress` finds the channel closed and is dropped.
+    channel->set(fraction, std::move(message));
+}
+
+std::shared_ptr<detail::ProgressChannel> JobContext::end_progress() {
+    std::lock_guard lock(progress_mutex_);
+    progress_ended_ = true;
+    return channel_;
 }
 
 }  // namespace afterwork

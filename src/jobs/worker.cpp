@@ -95,8 +95,10 @@ bool is_timeout(const std::exception_ptr& error) {
 struct Worker::State : detail::WorkerLink, std::enable_shared_from_this<Worker::State> {
     std::shared_ptr<Queue::State> queue;
     std::shared_ptr<Store> store;
-    Executor executor;  // where handlers run
-    Executor strand;    // the claim and housekeeping loops, and timer cancels
+    Executor executor;               // the first of `executors`: outcome writes
+    std::vector<Executor> executors;  // where handlers run, in turn
+    std::size_t next_executor = 0;    // on the strand only
+    Executor strand;  // on the first executor: the claim and housekeeping loops, timer cancels
     WorkerOptions options;
 
     mutable std::mutex mutex;  // everything below
@@ -108,7 +110,10 @@ struct Worker::State : detail::WorkerLink, std::enable_shared_from_this<Worker::
     bool waiting = false;   // the claim loop waits on `timer`
     bool wake_pending = false;
     asio::steady_timer* timer = nullptr;
-    std::condition_variable idle;  // notified when `active` drops to 0
+    // Notified when `active` or `writes_pending` drops to 0 and when a flush ends: `stop`
+    // waits on it for the handlers, then for their outcomes.
+    std::condition_variable idle;
+    std::size_t writes_pending = 0;  // outcome writes spawned and not yet done (not flushes)
     TaskHandle<void> claim_loop;
     TaskHandle<void> housekeeping;
     std::vector<PendingCompletion> completions;
@@ -122,10 +127,24 @@ struct Worker::State : detail::WorkerLink, std::enable_shared_from_this<Worker::
     State() : drivers("job runs") {}
 
     void wake() noexcept override {
-        std::lock_guard lock(mutex);
+        bool post = false;
+        {
+            std::lock_guard lock(mutex);
+            post = note_wake();
+        }
+        if (post) post_wake();
+    }
+
+    // With the mutex held: records that the claim loop should look again; true when the
+    // caller must `post_wake` (after unlocking).
+    bool note_wake() noexcept {
         notified = true;
-        if (!waiting || wake_pending) return;
+        if (!waiting || wake_pending) return false;
         wake_pending = true;
+        return true;
+    }
+
+    void post_wake() noexcept {
         // The timer is the strand's: cancel it there, where the loop either still waits on it
         // or has not armed it yet (it checks `notified` first).
         asio::post(strand, [weak = weak_from_this()] {
@@ -134,6 +153,19 @@ struct Worker::State : detail::WorkerLink, std::enable_shared_from_this<Worker::
                 self->wake_pending = false;
                 if (self->timer) self->timer->cancel();
             }
+        });
+    }
+
+    // With the mutex held: one outcome write has ended.
+    void write_done() noexcept {
+        if (--writes_pending == 0) idle.notify_all();
+    }
+
+    // Waits (mutex held by `lock`) until every handler has ended and every outcome is written.
+    bool wait_written(std::unique_lock<std::mutex>& lock,
+                      std::chrono::steady_clock::duration timeout) {
+        return idle.wait_for(lock, timeout, [this] {
+            return active == 0 && writes_pending == 0 && !flushing;
         });
     }
 
@@ -211,6 +243,7 @@ Task<void> flush_completions(StatePtr state) {
             std::lock_guard lock(state->mutex);
             if (state->completions.empty()) {
                 state->flushing = false;
+                state->idle.notify_all();
                 co_return;
             }
             batch.swap(state->completions);
@@ -293,11 +326,20 @@ Written write_outcome(StatePtr state,
 
 // Writes what `end_run` could not write at once: a failure, a cancel, a release, or a
 // success whose progress writer was still busy.
+// Ends an outcome write counted in `writes_pending`, however the write ends.
+struct WriteDone {
+    Worker::State& state;
+    ~WriteDone() {
+        std::lock_guard lock(state.mutex);
+        state.write_done();
+    }
+};
+
 Task<void> write_outcome_later(StatePtr state, std::shared_ptr<Run> run, Outcome outcome) {
+    WriteDone done{*state};
     const auto& definition = *run->definition;
     if (!outcome.progress) {
-        if (const auto& channel = run->context->progress_channel())
-            outcome.progress = co_await channel->close();
+        if (auto channel = run->context->end_progress()) outcome.progress = co_await channel->close();
     }
     const StopReason stop = outcome.stop;
     const std::exception_ptr& error = outcome.error;
@@ -400,45 +442,54 @@ Task<void> write_outcome_later(StatePtr state, std::shared_ptr<Run> run, Outcome
     state->runs.erase(run->id);
 }
 
-// The handler has ended (on the worker's loop). The common case — it succeeded and no
-// progress write is in flight — goes to the batched completion without another coroutine.
+// The handler has ended (on its loop). The common case — it succeeded and no progress write
+// is in flight — joins the batched completion without another coroutine, in one lock.
 void end_run(const StatePtr& state, const std::shared_ptr<Run>& run, Outcome outcome) {
+    // A plain function may still run on its pool after a timeout or cancel ended the wait:
+    // the flag tells it to stop.
+    if (outcome.error) run->context->request_cancel();
+    bool progress_settled = true;
+    if (auto channel = run->context->end_progress()) {
+        auto unwritten = channel->close_if_idle();
+        progress_settled = unwritten.has_value();
+        if (unwritten) outcome.progress = std::move(*unwritten);
+    }
+    bool start_flush = false;
+    bool write_later = false;
+    bool post_wake = false;
     {
         std::lock_guard lock(state->mutex);
         run->handle = {};
         run->ended = true;
         outcome.stop = run->stop;
-    }
-    // A plain function may still run on its pool after a timeout or cancel ended the wait:
-    // the flag tells it to stop.
-    if (outcome.error) run->context->request_cancel();
-    bool progress_settled = true;
-    if (const auto& channel = run->context->progress_channel()) {
-        auto unwritten = channel->close_if_idle();
-        progress_settled = unwritten.has_value();
-        if (unwritten) outcome.progress = std::move(*unwritten);
-    }
-    const bool succeeded = !outcome.error && (outcome.stop == StopReason::none ||
-                                              outcome.stop == StopReason::shutdown);
-    if (succeeded && progress_settled) {
-        const auto& options = run->definition->options;
-        Completion completion{run->id, std::move(outcome.result), std::nullopt};
-        queue_completion(state,
-                         PendingCompletion{std::move(completion),
-                                           options.result_ttl,
-                                           std::move(outcome.progress)});
-    } else {
-        state->drivers.spawn(
-            state->executor, write_outcome_later(state, run, std::move(outcome)), "job outcome");
-    }
-    // After the outcome is on its way, so `stop` sees it among the drivers once idle.
-    {
-        std::lock_guard lock(state->mutex);
+        // A cancel asked for while the handler ran wins even if it then returned normally:
+        // the job ends cancelled, as the user asked (write_outcome_later).
+        const bool succeeded = !outcome.error && (outcome.stop == StopReason::none ||
+                                                  outcome.stop == StopReason::shutdown);
+        if (succeeded && progress_settled) {
+            const auto& options = run->definition->options;
+            state->completions.push_back(
+                PendingCompletion{Completion{run->id, std::move(outcome.result), std::nullopt},
+                                  options.result_ttl,
+                                  std::move(outcome.progress)});
+            if (!state->flushing) state->flushing = start_flush = true;
+        } else {
+            write_later = true;
+            ++state->writes_pending;
+        }
         --state->active;
         state->stats.running = state->active;
         if (state->active == 0) state->idle.notify_all();
+        post_wake = state->note_wake();  // a slot is free
     }
-    state->wake();  // a slot is free
+    if (start_flush) {
+        state->drivers.spawn(state->executor, flush_completions(state), "job completions");
+    }
+    if (write_later) {
+        state->drivers.spawn(
+            state->executor, write_outcome_later(state, run, std::move(outcome)), "job outcome");
+    }
+    if (post_wake) state->post_wake();
 }
 
 // One attempt as its own task, so a cancel reaches this handler alone. It never throws: the
@@ -475,6 +526,7 @@ JobsResult<JobState> fail_unknown(StatePtr state, JobRecord job) {
 
 Task<void> drive_unknown(StatePtr state, JobRecord job) {
     const JobId id = job.id;
+    WriteDone done{*state};
     auto outcome = co_await detail::store_call(*state->store, fail_unknown, state, std::move(job));
     std::lock_guard lock(state->mutex);
     if (outcome && *outcome == JobState::dead) ++state->stats.dead;
@@ -484,8 +536,10 @@ Task<void> drive_unknown(StatePtr state, JobRecord job) {
 
 // Called on the strand with the claimed jobs.
 void start_runs(const StatePtr& state, std::vector<JobRecord> jobs) {
+    std::shared_ptr<const detail::JobDefinition> definition;
     for (auto& job : jobs) {
-        auto definition = state->queue->find(job.name);
+        // Claims are mostly of one name: look it up when it changes.
+        if (!definition || definition->name != job.name) definition = state->queue->find(job.name);
         if (!definition) {
             spdlog::error(
                 "worker {}: claimed job {} named \"{}\", which it has no definition "
@@ -496,6 +550,7 @@ void start_runs(const StatePtr& state, std::vector<JobRecord> jobs) {
             {
                 std::lock_guard lock(state->mutex);
                 state->runs.emplace(job.id, std::make_shared<Run>());  // heartbeats renew it
+                ++state->writes_pending;
             }
             state->drivers.spawn(
                 state->executor, drive_unknown(state, std::move(job)), "unknown job");
@@ -503,14 +558,12 @@ void start_runs(const StatePtr& state, std::vector<JobRecord> jobs) {
         }
         boost::system::error_code ec;
         boost::json::value args = boost::json::parse(job.args, ec);  // the store checked it
-        auto channel = std::make_shared<detail::ProgressChannel>(state->progress_sink, job.id);
         auto run = std::make_shared<Run>();
         run->id = job.id;
         run->attempt = job.attempt;
         run->max_attempts = job.max_attempts;
-        run->context.emplace(job, std::move(args), std::move(channel));
-        SpawnOptions spawn_options{.name = definition->name};
-        run->definition = std::move(definition);
+        run->definition = definition;
+        run->context.emplace(job, std::move(args), state->progress_sink);
         {
             std::lock_guard lock(state->mutex);
             state->runs.emplace(job.id, run);
@@ -521,7 +574,10 @@ void start_runs(const StatePtr& state, std::vector<JobRecord> jobs) {
             if (state->stopping) run->stop = StopReason::shutdown;
         }
         // The handler may run, and even end, inside `spawn`.
-        auto handle = spawn(state->executor, run_handler(state, run), std::move(spawn_options));
+        const Executor& executor =
+            state->executors[state->next_executor++ % state->executors.size()];
+        auto handle =
+            spawn(executor, run_handler(state, run), SpawnOptions{.name = definition->name});
         std::lock_guard lock(state->mutex);
         if (run->ended) continue;
         run->handle = handle;
@@ -693,7 +749,11 @@ Task<void> housekeeping(StatePtr state) {
 }  // namespace
 
 Worker::Worker(Queue& queue, Executor executor, WorkerOptions options)
+    : Worker(queue, std::vector<Executor>{std::move(executor)}, std::move(options)) {}
+
+Worker::Worker(Queue& queue, std::vector<Executor> executors, WorkerOptions options)
     : state_(std::make_shared<State>()) {
+    if (executors.empty()) throw std::invalid_argument("Worker: no executor to run jobs on");
     if (options.concurrency == 0) throw std::invalid_argument("Worker: concurrency must be >= 1");
     if (options.lease.count() <= 0 || options.poll_interval.count() <= 0 ||
         options.requeue_interval.count() <= 0 || options.purge_interval.count() <= 0 ||
@@ -706,8 +766,9 @@ Worker::Worker(Queue& queue, Executor executor, WorkerOptions options)
     if (options.id.empty()) options.id = default_worker_id();
     state_->queue = queue.state();
     state_->store = queue.store();
-    state_->strand = asio::make_strand(executor);
-    state_->executor = std::move(executor);
+    state_->strand = asio::make_strand(executors.front());
+    state_->executor = executors.front();
+    state_->executors = std::move(executors);
     state_->options = std::move(options);
     state_->progress_sink = std::make_shared<detail::ProgressSink>(detail::ProgressSink{
         state_->store, state_->options.id, state_->executor, state_->options.progress_interval});
@@ -767,17 +828,17 @@ bool Worker::stop(std::chrono::steady_clock::duration grace) {
         ok = claims.wait_for(std::chrono::seconds(10));
     }
     // 1. Running jobs get the grace period.
-    const auto handlers_ended = [this] { return state_->active == 0; };
     std::unique_lock lock(state_->mutex);
+    const auto handlers_ended = [this] { return state_->active == 0; };
     if (!state_->idle.wait_for(lock, grace, handlers_ended)) {
         // 2. Then they are cancelled; their outcomes release them to the store.
         for (auto& [id, run] : state_->runs) {
             if (run->context) state_->stop_run(*run, StopReason::shutdown);
         }
-        ok = state_->idle.wait_for(lock, std::chrono::seconds(10), handlers_ended) && ok;
     }
+    // Then their outcomes are written.
+    ok = state_->wait_written(lock, std::chrono::seconds(10)) && ok;
     lock.unlock();
-    // Then the outcomes are written.
     ok = state_->drivers.wait_for(std::chrono::seconds(10)) && ok;
     // 3. The housekeeping stops last, so leases stay renewed while the jobs wind down.
     if (chores) {

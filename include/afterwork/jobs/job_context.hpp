@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -29,14 +30,15 @@ namespace afterwork {
 
 namespace detail {
 class ProgressChannel;
+struct ProgressSink;
 }
 
 class JobContext {
 public:
     /// For workers (and tests of handlers): the attempt `record` describes, with its parsed
-    /// arguments. `progress` may be null: progress is then only kept here.
+    /// arguments. `progress` is where progress goes; null keeps it nowhere.
     JobContext(const JobRecord& record, boost::json::value args,
-               std::shared_ptr<detail::ProgressChannel> progress = nullptr);
+               std::shared_ptr<const detail::ProgressSink> progress = nullptr);
     JobContext(const JobContext&) = delete;
     JobContext& operator=(const JobContext&) = delete;
     ~JobContext();
@@ -66,10 +68,10 @@ public:
     /// For workers: sets the flag `cancel_requested` reads.
     void request_cancel() noexcept { cancel_requested_.store(true, std::memory_order_release); }
 
-    /// For workers: the channel progress goes through (may be null).
-    const std::shared_ptr<detail::ProgressChannel>& progress_channel() const noexcept {
-        return progress_;
-    }
+    /// For workers, when the attempt has ended: later `set_progress` calls are dropped, and
+    /// the channel progress went through is returned (null when none was set), so its last
+    /// value can be written before the outcome.
+    std::shared_ptr<detail::ProgressChannel> end_progress();
 
 private:
     JobId id_;
@@ -78,8 +80,12 @@ private:
     int attempt_;
     int max_attempts_;
     boost::json::value args_;
-    std::shared_ptr<detail::ProgressChannel> progress_;
+    std::shared_ptr<const detail::ProgressSink> sink_;
     std::atomic<bool> cancel_requested_{false};
+    // Made on the first `set_progress`: most jobs never report progress.
+    std::mutex progress_mutex_;  // the two below
+    std::shared_ptr<detail::ProgressChannel> channel_;
+    bool progress_ended_ = false;
 };
 
 }  // namespace afterwork

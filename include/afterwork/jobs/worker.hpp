@@ -93,6 +93,10 @@ public:
     /// A worker for the definitions of `queue`, running on `executor` (its loop must run).
     /// @throws std::invalid_argument for a zero concurrency, lease or interval.
     Worker(Queue& queue, Executor executor, WorkerOptions options = {});
+    /// A worker whose handlers take turns over `executors` (e.g. one per loop, to use every
+    /// core); claims, heartbeats and outcome writes run on the first.
+    /// @throws std::invalid_argument for no executor, or as above.
+    Worker(Queue& queue, std::vector<Executor> executors, WorkerOptions options = {});
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
     ~Worker();
