@@ -11,6 +11,14 @@ JobsResult<EnqueueOutcome> Store::enqueue(const NewJob& job, TimePoint now) {
     return outcomes->front();
 }
 
+JobsResult<CompletedAndClaimed> Store::complete_and_claim(std::string_view worker_id,
+                                                         std::span<const Completion> completions,
+                                                         const ClaimRequest& request) {
+    auto completed = complete_many(worker_id, completions, request.now);
+    if (!completed) return completed.error();
+    return CompletedAndClaimed{std::move(*completed), claim(request)};
+}
+
 std::int64_t QueueCounts::total() const noexcept {
     return std::accumulate(by_state.begin(), by_state.end(), std::int64_t{0});
 }

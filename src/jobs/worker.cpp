@@ -208,29 +208,69 @@ void queue_completion(const StatePtr& state, PendingCompletion pending) {
     if (start) state->drivers.spawn(state->executor, flush_completions(state), "job completions");
 }
 
-std::vector<JobsResult<void>> write_completions(StatePtr state,
-                                                std::vector<PendingCompletion> batch) {
+// Writes the progress the handlers left unwritten and turns the batch into completions that
+// expire their time to live after `now`.
+std::vector<Completion> prepare_completions(const Worker::State& state,
+                                            std::vector<PendingCompletion>& batch,
+                                            TimePoint now) {
     for (const auto& pending : batch) {
         if (pending.progress) {
-            (void)state->store->set_progress(pending.completion.id,
-                                             state->options.id,
-                                             pending.progress->fraction,
-                                             pending.progress->message);
+            (void)state.store->set_progress(pending.completion.id,
+                                            state.options.id,
+                                            pending.progress->fraction,
+                                            pending.progress->message);
         }
     }
-    // One `now` for finished_at and the expiry, so a result lives exactly its TTL.
-    const TimePoint now = state->now();
     std::vector<Completion> completions;
     completions.reserve(batch.size());
     for (auto& pending : batch) {
         pending.completion.expires_at = now + pending.result_ttl;
         completions.push_back(std::move(pending.completion));
     }
+    return completions;
+}
+
+std::vector<JobsResult<void>> write_completions(StatePtr state,
+                                                std::vector<PendingCompletion> batch) {
+    // One `now` for finished_at and the expiry, so a result lives exactly its TTL.
+    const TimePoint now = state->now();
+    const auto completions = prepare_completions(*state, batch, now);
     auto results = state->store->complete_many(state->options.id, completions, now);
     if (!results) {
         return std::vector<JobsResult<void>>(completions.size(), results.error());
     }
     return std::move(*results);
+}
+
+// With the mutex held: counts what the store said of each completion and forgets the runs.
+void record_completions(Worker::State& state,
+                        const std::vector<JobId>& ids,
+                        const std::vector<JobsResult<void>>& results) {
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (results[i]) {
+            ++state.stats.succeeded;
+        } else if (results[i].error().code() == JobsErrc::lease_lost ||
+                   results[i].error().code() == JobsErrc::not_found) {
+            ++state.stats.lease_lost;
+            spdlog::warn("worker {}: job {} finished after its lease ended: result dropped",
+                         state.options.id,
+                         ids[i]);
+        } else {
+            // The lease runs out and the job is requeued: at-least-once.
+            spdlog::error("worker {}: could not record job {} as succeeded: {}",
+                          state.options.id,
+                          ids[i],
+                          results[i].error().what());
+        }
+        state.runs.erase(ids[i]);
+    }
+}
+
+std::vector<JobId> ids_of(const std::vector<PendingCompletion>& batch) {
+    std::vector<JobId> ids;
+    ids.reserve(batch.size());
+    for (const auto& pending : batch) ids.push_back(pending.completion.id);
+    return ids;
 }
 
 Task<void> flush_completions(StatePtr state) {
@@ -248,30 +288,11 @@ Task<void> flush_completions(StatePtr state) {
             }
             batch.swap(state->completions);
         }
-        std::vector<JobId> ids;
-        ids.reserve(batch.size());
-        for (const auto& pending : batch) ids.push_back(pending.completion.id);
+        const std::vector<JobId> ids = ids_of(batch);
         auto results =
             co_await detail::store_call(*state->store, write_completions, state, std::move(batch));
         std::lock_guard lock(state->mutex);
-        for (std::size_t i = 0; i < ids.size(); ++i) {
-            if (results[i]) {
-                ++state->stats.succeeded;
-            } else if (results[i].error().code() == JobsErrc::lease_lost ||
-                       results[i].error().code() == JobsErrc::not_found) {
-                ++state->stats.lease_lost;
-                spdlog::warn("worker {}: job {} finished after its lease ended: result dropped",
-                             state->options.id,
-                             ids[i]);
-            } else {
-                // The lease runs out and the job is requeued: at-least-once.
-                spdlog::error("worker {}: could not record job {} as succeeded: {}",
-                              state->options.id,
-                              ids[i],
-                              results[i].error().what());
-            }
-            state->runs.erase(ids[i]);
-        }
+        record_completions(*state, ids, results);
     }
 }
 
@@ -589,7 +610,13 @@ void start_runs(const StatePtr& state, std::vector<JobRecord> jobs) {
     }
 }
 
-JobsResult<std::vector<JobRecord>> claim_jobs(StatePtr state, std::size_t limit) {
+// What one claim did: the jobs it claimed, and the completions it wrote on the way.
+struct Claimed {
+    std::vector<JobsResult<void>> completed;
+    JobsResult<std::vector<JobRecord>> jobs = std::vector<JobRecord>();
+};
+
+Claimed claim_jobs(StatePtr state, std::size_t limit, std::vector<PendingCompletion> batch) {
     ClaimRequest request;
     request.worker_id = state->options.id;
     request.queues = state->options.queues;
@@ -597,7 +624,14 @@ JobsResult<std::vector<JobRecord>> claim_jobs(StatePtr state, std::size_t limit)
     request.now = state->now();
     request.lease = state->options.lease;
     request.rate_limits = state->queue->rate_limits();
-    return state->store->claim(request);
+    if (batch.empty()) return Claimed{{}, state->store->claim(request)};
+    const auto completions = prepare_completions(*state, batch, request.now);
+    auto done = state->store->complete_and_claim(state->options.id, completions, request);
+    if (!done) {
+        return Claimed{std::vector<JobsResult<void>>(completions.size(), done.error()),
+                       done.error()};
+    }
+    return Claimed{std::move(done->completed), std::move(done->claimed)};
 }
 
 JobsResult<std::optional<TimePoint>> next_due(StatePtr state) {
@@ -628,11 +662,23 @@ Task<void> claim_loop(StatePtr state) {
         }
         milliseconds wait = state->options.poll_interval;
         if (free > 0) {
+            // The jobs that finished since the last write go with the claim: one transaction
+            // for both (the flusher then finds nothing to do).
+            std::vector<PendingCompletion> batch;
+            {
+                std::lock_guard lock(state->mutex);
+                batch.swap(state->completions);
+            }
+            const std::vector<JobId> completed_ids = ids_of(batch);
             // Shielded: a claim that completes must reach start_runs, or its jobs would sit
             // leased by nobody until the lease ends.
-            Task<JobsResult<std::vector<JobRecord>>> claim =
-                detail::store_call(*state->store, claim_jobs, state, free);
-            auto claimed = co_await shielded(std::move(claim));
+            Task<Claimed> claim =
+                detail::store_call(*state->store, claim_jobs, state, free, std::move(batch));
+            auto [completed, claimed] = co_await shielded(std::move(claim));
+            if (!completed_ids.empty()) {
+                std::lock_guard lock(state->mutex);
+                record_completions(*state, completed_ids, completed);
+            }
             if (!claimed) {
                 spdlog::warn(
                     "worker {}: claim failed: {}", state->options.id, claimed.error().what());

@@ -792,6 +792,46 @@ TEST_P(StoreConformance, CompleteManyFinishesWhatTheWorkerHoldsAndReportsTheRest
     EXPECT_TRUE(store().complete_many("w1", {}, t0).value().empty());
 }
 
+TEST_P(StoreConformance, CompleteAndClaimFinishesTheBatchThenClaimsTheNext) {
+    const JobId a = add(job("a"));
+    const JobId lost = add(job("lost"));
+    claim("w1", t0, 1);  // a
+    claim("w2", t0, 1);  // lost belongs to w2
+    const JobId next = add(job("next"), t0 + 1s);
+    const JobRecord lost_before = get(lost);
+
+    const std::vector<Completion> batch = {{a, "1", t0 + 1h}, {lost, std::nullopt, std::nullopt}};
+    const ClaimRequest request{.worker_id = "w1", .limit = 5, .now = t0 + 5s, .lease = 30s};
+    auto done = store().complete_and_claim("w1", batch, request).value();
+    ASSERT_EQ(done.completed.size(), 2u);
+    EXPECT_TRUE(done.completed[0]);
+    EXPECT_EQ(errc(done.completed[1]), JobsErrc::lease_lost);
+    ASSERT_TRUE(done.claimed);
+    ASSERT_EQ(done.claimed->size(), 1u);
+    EXPECT_EQ(done.claimed->front().id, next);
+    EXPECT_EQ(done.claimed->front().lease_owner, "w1");
+
+    EXPECT_EQ(get(a).state, JobState::succeeded);
+    EXPECT_EQ(get(a).finished_at, t0 + 5s);
+    EXPECT_EQ(get(a).expires_at, t0 + 1h);
+    EXPECT_EQ(get(lost), lost_before);
+    EXPECT_EQ(get(next).state, JobState::running);
+}
+
+TEST_P(StoreConformance, CompleteAndClaimWithABadClaimStillCompletes) {
+    const JobId a = add(job("a"));
+    const JobId waiting = add(job("waiting"));
+    claim("w1", t0, 1);
+    const std::vector<Completion> batch = {{a, std::nullopt, std::nullopt}};
+    const ClaimRequest bad{.worker_id = "", .limit = 5, .now = t0 + 1s, .lease = 30s};
+    auto done = store().complete_and_claim("w1", batch, bad).value();
+    ASSERT_EQ(done.completed.size(), 1u);
+    EXPECT_TRUE(done.completed[0]);
+    EXPECT_EQ(errc(done.claimed), JobsErrc::invalid_argument);
+    EXPECT_EQ(get(a).state, JobState::succeeded);
+    EXPECT_EQ(get(waiting).state, JobState::queued);
+}
+
 TEST_P(StoreConformance, RemoveDeletesJobsButNotRunningOnesUnlessForced) {
     const JobId queued = add(job("q"));
     const JobId running = add(job("r", "run"));

@@ -133,6 +133,9 @@ public:
     JobsResult<std::vector<JobsResult<void>>> complete_many(
         std::string_view worker_id, std::span<const Completion> completions,
         TimePoint now) override;
+    JobsResult<CompletedAndClaimed> complete_and_claim(std::string_view worker_id,
+                                                       std::span<const Completion> completions,
+                                                       const ClaimRequest& request) override;
     JobsResult<JobState> fail(JobId id, std::string_view worker_id, std::string_view message,
                               TimePoint now, std::optional<TimePoint> retry_at,
                               std::optional<TimePoint> expires_at) override;
