@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "jobs/checks.hpp"
 
+#include <array>
 #include <cmath>
 #include <string>
 
@@ -51,6 +52,30 @@ JobsResult<void> check_page(const PageRequest& page) {
                          fmt::format("limit: {} is out of range 1..{}", page.limit, kMaxPageSize));
     }
     return {};
+}
+
+JobsResult<std::vector<JobState>> check_purge_finished(std::span<const JobState> states,
+                                                       std::size_t limit) {
+    if (limit == 0) {
+        return JobsError(JobsErrc::invalid_argument, "limit: must be at least 1, not 0");
+    }
+    std::array<bool, kJobStateCount> wanted{};
+    for (const JobState state : states) {
+        if (!is_finished(state)) {
+            return JobsError(JobsErrc::invalid_argument,
+                             fmt::format("states: \"{}\" is not a finished state (succeeded, "
+                                         "cancelled or dead)",
+                                         to_string(state)));
+        }
+        wanted[static_cast<std::size_t>(state)] = true;
+    }
+    std::vector<JobState> result;
+    for (const JobState state : kJobStates) {
+        if (is_finished(state) && (states.empty() || wanted[static_cast<std::size_t>(state)])) {
+            result.push_back(state);
+        }
+    }
+    return result;
 }
 
 JobsResult<void> check_progress(double fraction) {

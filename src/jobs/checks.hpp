@@ -4,9 +4,11 @@
 // Input checks shared by every store, so each rejects the same input with the same message.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include <afterwork/jobs/job.hpp>
 #include <afterwork/jobs/jobs_error.hpp>
@@ -29,6 +31,12 @@ JobsResult<void> check_claim(const ClaimRequest& request);
 
 /// A page limit of 1..kMaxPageSize.
 JobsResult<void> check_page(const PageRequest& page);
+
+/// The states `Store::purge_finished` deletes: `states` in declaration order without repeats,
+/// or succeeded, cancelled and dead when it is empty. `invalid_argument` for a state that is
+/// not finished or a `limit` of 0.
+JobsResult<std::vector<JobState>> check_purge_finished(std::span<const JobState> states,
+                                                       std::size_t limit);
 
 /// A progress fraction in 0..1.
 JobsResult<void> check_progress(double fraction);

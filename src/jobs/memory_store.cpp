@@ -706,6 +706,34 @@ JobsResult<std::size_t> MemoryStore::purge(TimePoint now, std::size_t limit) {
     return purged;
 }
 
+// A walk over every job rather than an index of finish times: a clean-up by age is occasional
+// (a person or a nightly task), and no index has to be kept on every finish for it. A heap of
+// the `limit` oldest finishes keeps the memory it needs to the batch.
+JobsResult<std::size_t> MemoryStore::purge_finished(TimePoint finished_before,
+                                                    std::span<const JobState> states,
+                                                    std::size_t limit) {
+    auto wanted = detail::check_purge_finished(states, limit);
+    if (!wanted) return wanted.error();
+    std::array<bool, kJobStateCount> purged_state{};
+    for (const JobState s : *wanted) purged_state[slot(s)] = true;
+
+    std::lock_guard lock(state_->mutex);
+    // The newest finish of the batch on top, so a yet older one can take its place.
+    std::priority_queue<std::pair<TimePoint, JobId>> oldest;
+    for (const auto& [id, s] : state_->jobs) {
+        const JobRecord& job = s.job;
+        if (!purged_state[slot(job.state)] || !job.finished_at ||
+            !(*job.finished_at < finished_before)) {
+            continue;
+        }
+        oldest.emplace(*job.finished_at, id);
+        if (oldest.size() > limit) oldest.pop();
+    }
+    const std::size_t purged = oldest.size();
+    for (; !oldest.empty(); oldest.pop()) state_->erase(oldest.top().second);
+    return purged;
+}
+
 JobsResult<JobRecord> MemoryStore::get(JobId id) const {
     std::lock_guard lock(state_->mutex);
     const JobRecord* job = state_->record(id);

@@ -873,6 +873,119 @@ TEST_P(StoreConformance, PurgeDeletesFinishedJobsPastTheirTimeToLive) {
     EXPECT_EQ(store().list({}, {}).value().jobs.size(), 2u);
 }
 
+TEST_P(StoreConformance, PurgeFinishedDeletesJobsThatFinishedBeforeTheCutoff) {
+    const JobId succeeded = add(job("s"));
+    const JobId dead = add(job("d"));
+    const JobId cancelled = add(job("c"));
+    const JobId kept_forever = add(job("forever"));
+    const JobId recent = add(job("recent"));
+    const JobId running = add(job("r"));
+    const JobId failed = add(with_attempts(job("f"), 2));
+    const JobId retried = add(job("retried"));
+    ASSERT_EQ(claim("w1", t0, 10).size(), 8u);
+    const JobId queued = add(job("q"));
+    const JobId scheduled = add(with_run_at(job("sch"), t0 + 1h));
+    // Expiry plays no part: far in the future, or none at all.
+    ASSERT_TRUE(store().complete(succeeded, "w1", "1", t0 + 1s, t0 + 100h));
+    ASSERT_EQ(store().fail(dead, "w1", "x", t0 + 2s, std::nullopt, t0 + 100h).value(),
+              JobState::dead);
+    ASSERT_TRUE(store().mark_cancelled(cancelled, "w1", t0 + 3s, std::nullopt));
+    ASSERT_TRUE(store().complete(kept_forever, "w1", std::nullopt, t0 + 4s, std::nullopt));
+    ASSERT_TRUE(store().complete(recent, "w1", std::nullopt, t0 + 10s, std::nullopt));
+    ASSERT_EQ(store().fail(failed, "w1", "x", t0 + 1s, t0 + 1h, std::nullopt).value(),
+              JobState::failed);
+    // Died, then run again by hand: queued, with no finish time.
+    ASSERT_EQ(store().fail(retried, "w1", "x", t0 + 1s, std::nullopt, std::nullopt).value(),
+              JobState::dead);
+    ASSERT_TRUE(store().retry(retried, t0 + 2s));
+    std::vector<JobRecord> unfinished;
+    for (const JobId id : {running, failed, retried, queued, scheduled}) {
+        unfinished.push_back(get(id));
+    }
+
+    EXPECT_EQ(store().purge_finished(t0 + 1s, {}, 100).value(), 0u);  // strictly before
+    EXPECT_EQ(store().purge_finished(t0 + 5s, {}, 100).value(), 4u);
+    for (const JobId id : {succeeded, dead, cancelled, kept_forever}) {
+        EXPECT_EQ(errc(store().get(id)), JobsErrc::not_found) << "job " << id;
+    }
+    EXPECT_EQ(get(recent).state, JobState::succeeded);
+    EXPECT_EQ(store().purge_finished(t0 + 10s, {}, 100).value(), 0u);
+    // Stores keep microseconds: a cutoff a nanosecond later is after the finish.
+    EXPECT_EQ(store().purge_finished(t0 + 10s + 1ns, {}, 100).value(), 1u);
+    EXPECT_EQ(errc(store().get(recent)), JobsErrc::not_found);
+
+    // Whatever the cutoff, jobs that have not finished stay as they were.
+    EXPECT_EQ(store().purge_finished(t0 + 1000h, {}, 100).value(), 0u);
+    std::vector<JobRecord> after;
+    for (const JobRecord& j : unfinished) after.push_back(get(j.id));
+    EXPECT_EQ(after, unfinished);
+    EXPECT_EQ(count("default", JobState::succeeded), 0);
+    EXPECT_EQ(count("default", JobState::dead), 0);
+    EXPECT_EQ(count("default", JobState::cancelled), 0);
+    EXPECT_EQ(store().list({}, {}).value().jobs.size(), 5u);
+}
+
+TEST_P(StoreConformance, PurgeFinishedKeepsToItsStatesAndLimitOldestFirst) {
+    std::vector<JobId> ids;
+    for (int i = 0; i < 7; ++i) ids.push_back(add(job("a")));
+    ASSERT_EQ(claim("w1", t0, 10).size(), 7u);
+    // Finished out of id order, so "oldest first" is about finish times.
+    ASSERT_TRUE(store().complete(ids[0], "w1", std::nullopt, t0 + 30s, std::nullopt));
+    ASSERT_TRUE(store().complete(ids[1], "w1", std::nullopt, t0 + 10s, std::nullopt));
+    ASSERT_TRUE(store().complete(ids[2], "w1", std::nullopt, t0 + 20s, std::nullopt));
+    ASSERT_EQ(store().fail(ids[3], "w1", "x", t0 + 15s, std::nullopt, std::nullopt).value(),
+              JobState::dead);
+    ASSERT_EQ(store().fail(ids[4], "w1", "x", t0 + 25s, std::nullopt, std::nullopt).value(),
+              JobState::dead);
+    ASSERT_TRUE(store().mark_cancelled(ids[5], "w1", t0 + 5s, std::nullopt));
+    ASSERT_TRUE(store().mark_cancelled(ids[6], "w1", t0 + 40s, std::nullopt));
+    const TimePoint cutoff = t0 + 1h;
+    const auto left = [&] { return ids_of(store().list({}, {}).value().jobs); };
+    using Ids = std::vector<JobId>;
+
+    // Succeeded only, two at a time: the two oldest finishes go first.
+    const std::vector<JobState> succeeded = {JobState::succeeded};
+    EXPECT_EQ(store().purge_finished(cutoff, succeeded, 2).value(), 2u);
+    EXPECT_EQ(left(), (Ids{ids[6], ids[5], ids[4], ids[3], ids[0]}));
+    EXPECT_EQ(store().purge_finished(cutoff, succeeded, 2).value(), 1u);
+    EXPECT_EQ(store().purge_finished(cutoff, succeeded, 2).value(), 0u);
+
+    // Several states share one limit and one order; repeats change nothing.
+    const std::vector<JobState> dead_or_cancelled = {
+        JobState::dead, JobState::cancelled, JobState::dead};
+    EXPECT_EQ(store().purge_finished(cutoff, dead_or_cancelled, 2).value(), 2u);
+    EXPECT_EQ(left(), (Ids{ids[6], ids[4]}));  // cancelled at 5s and dead at 15s went
+    const std::vector<JobState> cancelled = {JobState::cancelled};
+    EXPECT_EQ(store().purge_finished(t0 + 40s, cancelled, 10).value(), 0u);
+    EXPECT_EQ(store().purge_finished(cutoff, cancelled, 10).value(), 1u);
+    EXPECT_EQ(left(), (Ids{ids[4]}));
+    EXPECT_EQ(store().purge_finished(cutoff, {}, 1).value(), 1u);
+    EXPECT_TRUE(left().empty());
+    EXPECT_TRUE(store().counts().value().empty());
+}
+
+TEST_P(StoreConformance, PurgeFinishedRefusesUnfinishedStatesAndALimitOfZero) {
+    const JobId done = add(job("a"));
+    claim("w1", t0);
+    ASSERT_TRUE(store().complete(done, "w1", std::nullopt, t0, std::nullopt));
+    const JobId queued = add(job("q"));
+
+    for (const JobState state :
+         {JobState::scheduled, JobState::queued, JobState::running, JobState::failed}) {
+        const std::vector<JobState> states = {JobState::succeeded, state};
+        const auto purged = store().purge_finished(t0 + 1h, states, 100);
+        ASSERT_EQ(errc(purged), JobsErrc::invalid_argument) << to_string(state);
+        EXPECT_NE(std::string(purged.error().what()).find(to_string(state)), std::string::npos)
+            << purged.error().what();
+    }
+    EXPECT_EQ(errc(store().purge_finished(t0 + 1h, {}, 0)), JobsErrc::invalid_argument);
+    const std::vector<JobState> succeeded = {JobState::succeeded};
+    EXPECT_EQ(errc(store().purge_finished(t0 + 1h, succeeded, 0)), JobsErrc::invalid_argument);
+    // Refused calls delete nothing.
+    EXPECT_EQ(get(done).state, JobState::succeeded);
+    EXPECT_EQ(get(queued).state, JobState::queued);
+}
+
 // ---- list and counts -----------------------------------------------------------------------
 
 TEST_P(StoreConformance, ListsNewestFirstWithFilters) {

@@ -9,6 +9,7 @@
 /// jobs (plus what it returns): claiming keeps one ordered set of queued jobs per queue and
 /// job name, promotion walks a set ordered by `run_at`, lease expiry one ordered by
 /// `lease_until`, purge one ordered by `expires_at`, and counts are kept as jobs change state.
+/// The exception is `purge_finished`, an occasional clean-up by age, which walks every job.
 /// Memory is what the jobs it holds need: purged and removed jobs leave nothing behind.
 ///
 /// It never fails with a storage error; everything else behaves as `Store` documents.
@@ -64,6 +65,10 @@ public:
     JobsResult<void> retry(JobId id, TimePoint now) override;
     JobsResult<void> remove(JobId id, bool force) override;
     JobsResult<std::size_t> purge(TimePoint now, std::size_t limit) override;
+    /// Walks every job: O(n log limit) per call.
+    JobsResult<std::size_t> purge_finished(TimePoint finished_before,
+                                           std::span<const JobState> states,
+                                           std::size_t limit) override;
     JobsResult<JobRecord> get(JobId id) const override;
     JobsResult<JobPage> list(const JobFilter& filter, const PageRequest& page) const override;
     JobsResult<std::vector<QueueCounts>> counts() const override;

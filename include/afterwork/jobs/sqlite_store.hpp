@@ -28,8 +28,8 @@
 /// timeout is `busy`. Each write is a transaction, so a failed call leaves nothing
 /// half-written.
 ///
-/// **Scale.** Partial indexes keep claim, promotion, lease expiry, purge and unique-key checks
-/// proportional to what they touch, not to the table, at millions of rows; triggers keep
+/// **Scale.** Partial indexes keep claim, promotion, lease expiry, both purges and unique-key
+/// checks proportional to what they touch, not to the table, at millions of rows; triggers keep
 /// per-queue state counts, so `counts()` reads a few rows. Jobs of a rate-limited name that is
 /// out of budget are stepped over in the queue's index; give heavily throttled definitions a
 /// queue of their own.
@@ -78,7 +78,7 @@ struct SqliteOptions {
 class SqliteStore final : public Store {
 public:
     /// The schema version this build creates and understands.
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
 
     /// Opens (and creates or migrates) the store in `path`. Errors: `unavailable` (cannot open
     /// or create), `corrupt` (not a database, damaged), `read_only` (a migration was needed
@@ -151,6 +151,9 @@ public:
     JobsResult<void> retry(JobId id, TimePoint now) override;
     JobsResult<void> remove(JobId id, bool force) override;
     JobsResult<std::size_t> purge(TimePoint now, std::size_t limit) override;
+    JobsResult<std::size_t> purge_finished(TimePoint finished_before,
+                                           std::span<const JobState> states,
+                                           std::size_t limit) override;
     JobsResult<JobRecord> get(JobId id) const override;
     JobsResult<JobPage> list(const JobFilter& filter, const PageRequest& page) const override;
     JobsResult<std::vector<QueueCounts>> counts() const override;

@@ -290,6 +290,18 @@ public:
     /// how many; call again while it returns `limit`. The bound keeps one call short.
     virtual JobsResult<std::size_t> purge(TimePoint now, std::size_t limit) = 0;
 
+    /// Deletes up to `limit` finished jobs whose `finished_at` is before `finished_before`,
+    /// whatever their `expires_at`, oldest finish first, and returns how many; call again
+    /// while it returns `limit`. The clean-up by age (BullMQ's `clean`, `afterwork jobs purge
+    /// --older-than`): the jobs that finished over a week ago go with
+    /// `purge_finished(now - 7 days, {}, n)`. `states` narrows it to some of succeeded,
+    /// cancelled and dead (repeats change nothing); empty means all three. Scheduled, queued,
+    /// running and failed jobs are never deleted. `invalid_argument` for a state that is not
+    /// finished or a `limit` of 0.
+    virtual JobsResult<std::size_t> purge_finished(TimePoint finished_before,
+                                                   std::span<const JobState> states,
+                                                   std::size_t limit) = 0;
+
     /// One job, or `not_found`.
     virtual JobsResult<JobRecord> get(JobId id) const = 0;
 

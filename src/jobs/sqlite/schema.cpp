@@ -117,6 +117,13 @@ CREATE TABLE afterwork_schedules (
     paused   INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 )sql"},
+    // Purge by age (purge_finished): finished jobs of one state in order of finish, so a batch
+    // reads the rows it deletes and not the history that stays. Only finished jobs have a
+    // finished_at (retry clears it), so the index holds nothing of the backlog.
+    Migration{3, R"sql(
+CREATE INDEX afterwork_jobs_finished ON afterwork_jobs (state, finished_at)
+    WHERE finished_at IS NOT NULL;
+)sql"},
 };
 
 void set_version(Connection& connection, int version) {

@@ -2,6 +2,7 @@
 #include <afterwork/jobs/sqlite_store.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -713,6 +714,44 @@ JobsResult<std::size_t> SqliteStore::purge(TimePoint now, std::size_t limit) {
                 "INDEXED BY afterwork_jobs_expiry WHERE expires_at IS NOT NULL AND "
                 "expires_at <= ?1 ORDER BY expires_at LIMIT ?2)");
         q.bind(1, truncate_to_store(now)).bind(2, static_cast<std::int64_t>(limit)).run();
+        return static_cast<std::size_t>(sqlite3_changes64(state_->connection.handle()));
+    });
+}
+
+JobsResult<std::size_t> SqliteStore::purge_finished(TimePoint finished_before,
+                                                    std::span<const JobState> states,
+                                                    std::size_t limit) {
+    auto wanted = detail::check_purge_finished(states, limit);
+    if (!wanted) return wanted.error();
+    // One walk of afterwork_jobs_finished per state, each stopping after `limit` rows, merged
+    // into the `limit` oldest finishes: a batch reads at most `limit` rows per state, never the
+    // history that stays (with `state IN (...)` SQLite would read and sort every match). The
+    // text depends only on the number of states, so at most three statements are cached.
+    std::string oldest;
+    for (std::size_t i = 0; i < wanted->size(); ++i) {
+        if (i > 0) oldest += " UNION ALL ";
+        oldest += fmt::format(
+            "SELECT * FROM (SELECT id, finished_at FROM afterwork_jobs INDEXED BY "
+            "afterwork_jobs_finished WHERE state = ?{} AND finished_at < ?1 "
+            "ORDER BY finished_at, id LIMIT ?2)",
+            i + 3);
+    }
+    const std::string sql = "DELETE FROM afterwork_jobs WHERE id IN (SELECT id FROM (" + oldest +
+                            ") ORDER BY finished_at, id LIMIT ?2)";
+    // finished_at is whole microseconds, so it is before `finished_before` exactly when it is
+    // before `finished_before` rounded up to the microsecond.
+    const std::int64_t before =
+        std::chrono::ceil<std::chrono::microseconds>(finished_before).time_since_epoch().count();
+    // A negative LIMIT would mean no limit at all.
+    const auto bound = static_cast<std::int64_t>(
+        std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
+    return state_->write([&]() -> JobsResult<std::size_t> {
+        Query q(state_->connection, sql);
+        q.bind(1, before).bind(2, bound);
+        for (std::size_t i = 0; i < wanted->size(); ++i) {
+            q.bind(static_cast<int>(i + 3), to_string((*wanted)[i]));
+        }
+        q.run();
         return static_cast<std::size_t>(sqlite3_changes64(state_->connection.handle()));
     });
 }

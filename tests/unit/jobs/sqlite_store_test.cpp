@@ -208,6 +208,39 @@ TEST(SqliteStore, RefusesASchemaNewerThanThisBuild) {
     EXPECT_NE(std::string(result.error().what()).find("99"), std::string::npos);
 }
 
+TEST(SqliteStore, MigratesAVersion2FileByAddingTheIndexOfFinishedJobs) {
+    TempDir dir;
+    const auto path = dir / "v2.db";
+    JobId id = 0;
+    {
+        auto store = open_store(path);
+        id = store->enqueue(job("old"), t0).value().id;
+        ASSERT_EQ(store->claim({.worker_id = "w", .now = t0}).value().size(), 1u);
+        ASSERT_TRUE(store->complete(id, "w", std::nullopt, t0, std::nullopt));
+    }
+    {
+        // A file as version 2 left it: version 3 only adds the index.
+        Raw raw(path);
+        raw.exec(
+            "DROP INDEX afterwork_jobs_finished; "
+            "UPDATE afterwork_meta SET value = 2 WHERE key = 'schema_version'");
+    }
+    const auto read_only = SqliteStore::open(path, {.read_only = true});
+    ASSERT_EQ(errc(read_only), JobsErrc::read_only);
+    EXPECT_NE(std::string(read_only.error().what()).find("version 2 to 3"), std::string::npos)
+        << read_only.error().what();
+
+    auto store = open_store(path);
+    Raw raw(path);
+    EXPECT_EQ(raw.scalar("SELECT value FROM afterwork_meta WHERE key = 'schema_version'"), "3");
+    EXPECT_EQ(raw.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                         "name = 'afterwork_jobs_finished'"),
+              "1");
+    EXPECT_EQ(store->get(id).value().state, JobState::succeeded);
+    EXPECT_EQ(store->purge_finished(t0 + 1s, {}, 10).value(), 1u);
+    EXPECT_EQ(errc(store->get(id)), JobsErrc::not_found);
+}
+
 // ---- files that cannot be used ---------------------------------------------------------------
 
 TEST(SqliteStore, FileThatIsNotADatabaseIsCorruptAndLeftAlone) {
@@ -522,6 +555,13 @@ TEST(SqliteStore, HotQueriesUseTheirIndexes) {
         "NULL AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2");
     EXPECT_NE(purge.find("afterwork_jobs_expiry"), std::string::npos) << purge;
     EXPECT_EQ(purge.find("TEMP B-TREE"), std::string::npos) << purge;
+
+    // One walk per state of purge_finished, merged by the DELETE around them.
+    const auto finished = detail(
+        "SELECT id, finished_at FROM afterwork_jobs INDEXED BY afterwork_jobs_finished "
+        "WHERE state = ?3 AND finished_at < ?1 ORDER BY finished_at, id LIMIT ?2");
+    EXPECT_NE(finished.find("afterwork_jobs_finished"), std::string::npos) << finished;
+    EXPECT_EQ(finished.find("TEMP B-TREE"), std::string::npos) << finished;
 
     const auto due = detail(
         "SELECT run_at FROM afterwork_jobs INDEXED BY afterwork_jobs_delayed WHERE state IN "

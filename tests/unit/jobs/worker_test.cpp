@@ -288,6 +288,11 @@ public:
     JobsResult<std::size_t> purge(TimePoint now, std::size_t limit) override {
         return inner_->purge(now, limit);
     }
+    JobsResult<std::size_t> purge_finished(TimePoint finished_before,
+                                           std::span<const JobState> states,
+                                           std::size_t limit) override {
+        return inner_->purge_finished(finished_before, states, limit);
+    }
     JobsResult<JobRecord> get(JobId id) const override { return inner_->get(id); }
     JobsResult<JobPage> list(const JobFilter& filter, const PageRequest& page) const override {
         return inner_->list(filter, page);
