@@ -423,8 +423,24 @@ JobsCommand::JobsCommand(CLI::App& cli) {
     retry_->fallthrough();
     retry_->add_option("ids", ids_, "Job ids")->type_name("ID")->required();
 
-    purge_ = jobs_->add_subcommand("purge", "Delete finished jobs that are past their expiry");
+    purge_ = jobs_->add_subcommand(
+        "purge", "Delete finished jobs that are past their expiry, or older than a duration");
     purge_->fallthrough();
+    auto* older_than =
+        purge_
+            ->add_option("--older-than",
+                         older_than_,
+                         "Instead, delete the jobs that finished more than DURATION ago, "
+                         "whatever their expiry: 30s, 15m, 12h, 7d, 2w (0s: every finished job)")
+            ->type_name("DURATION");
+    purge_
+        ->add_option("--state",
+                     purge_states_,
+                     "With --older-than: only jobs in these states, succeeded, cancelled or "
+                     "dead (repeat or separate with commas)")
+        ->type_name("STATE")
+        ->delimiter(',')
+        ->needs(older_than);
 }
 
 int JobsCommand::run() const noexcept {
@@ -746,16 +762,75 @@ int JobsCommand::retry() const {
     });
 }
 
-int JobsCommand::purge() const {
-    const StoreLocation where = locate(store_url_, data_dir_, busy_timeout_);
-    const auto store = open_store(where, Access::write);
+namespace {
+
+constexpr std::int64_t kMaxOlderThanDays = 100 * 365;
+
+// "30s", "15m", "12h", "7d", "2w": a whole number and one unit, from 0s to 100
+// years.
+std::chrono::seconds parse_older_than(const std::string& text) {
+    static constexpr std::pair<char, std::int64_t> kUnits[] = {
+        {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86'400}, {'w', 604'800}};
+    const auto* unit = std::find_if(std::begin(kUnits), std::end(kUnits), [&](const auto& u) {
+        return !text.empty() && text.back() == u.first;
+    });
+    std::string_view number(text);
+    if (!number.empty()) number.remove_suffix(1);
+    const bool negative = number.starts_with('-');
+    if (negative) number.remove_prefix(1);
+    if (unit == std::end(kUnits) || number.empty() ||
+        !std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        usage_error(
+            fmt::format("--older-than must be a whole number and a unit (s, m, h, d or w), like "
+                        "30s, 15m, 12h, 7d or 2w; got \"{}\"",
+                        text));
+    }
+    // Only digits are left, so the parse fails only when the number is too large.
+    const auto count = parse_integer<std::int64_t>(number);
+    constexpr std::int64_t kMaxSeconds = kMaxOlderThanDays * 86'400;
+    if (negative || !count || *count > kMaxSeconds / unit->second) {
+        usage_error(fmt::format("--older-than must be from 0s to {}d (100 years), got \"{}\"",
+                                kMaxOlderThanDays,
+                                text));
+    }
+    return std::chrono::seconds(*count * unit->second);
+}
+
+// The finished states of `purge --state`, without repeats, in their usual order.
+std::vector<JobState> parse_finished_states(const std::vector<std::string>& texts) {
+    std::set<JobState> states;
+    for (const std::string& text : texts) {
+        auto state = parse_job_state(text);
+        if (!state || !is_finished(*state)) {
+            usage_error(
+                fmt::format("--state must be succeeded, cancelled or dead (only finished jobs are "
+                            "purged), got \"{}\"",
+                            text));
+        }
+        states.insert(*state);
+    }
+    return {states.begin(), states.end()};
+}
+
+// "succeeded", "succeeded or dead", "succeeded, cancelled or dead".
+std::string either(const std::vector<JobState>& states) {
+    std::string out;
+    for (std::size_t i = 0; i < states.size(); ++i) {
+        if (i > 0) out += i + 1 == states.size() ? " or " : ", ";
+        out += to_string(states[i]);
+    }
+    return out;
+}
+
+// Calls `batch` (which deletes at most kPurgeBatch jobs) until it deletes fewer
+// and returns the total; a terminal shows the count so far. On an error the
+// count deleted before it is printed and the error ends the command.
+template <class Batch>
+std::size_t purge_in_batches(Batch batch) {
     const bool terminal = stdout_is_terminal();
-    // One `now` for every batch: jobs that expire while the purge runs wait for
-    // the next one, so the loop ends even while workers keep finishing jobs.
-    const TimePoint now = std::chrono::system_clock::now();
     std::size_t total = 0;
     for (;;) {
-        auto purged = store->purge(now, kPurgeBatch);
+        JobsResult<std::size_t> purged = batch();
         if (!purged) {
             if (terminal && total >= kPurgeBatch) std::cout << '\n';
             if (total > 0) std::cout << "purged " << total << " jobs before the error\n";
@@ -766,8 +841,37 @@ int JobsCommand::purge() const {
         if (terminal) std::cout << "\r\x1b[Kpurging: " << total << " jobs so far" << std::flush;
     }
     if (terminal && total >= kPurgeBatch) std::cout << "\r\x1b[K";
-    std::cout << "purged " << total << (total == 1 ? " job" : " jobs")
-              << " finished and past their expiry" << std::endl;
+    return total;
+}
+
+}  // namespace
+
+int JobsCommand::purge() const {
+    const StoreLocation where = locate(store_url_, data_dir_, busy_timeout_);
+    const bool by_age = purge_->count("--older-than") > 0;
+    std::chrono::seconds older_than{0};
+    std::vector<JobState> states;
+    if (by_age) {
+        older_than = parse_older_than(older_than_);
+        states = parse_finished_states(purge_states_);
+    }
+    const auto store = open_store(where, Access::write);
+    // One `now` for every batch: jobs that finish or expire while the purge runs
+    // wait for the next one, so the loop ends even while workers keep finishing
+    // jobs.
+    const TimePoint now = std::chrono::system_clock::now();
+    if (!by_age) {
+        const std::size_t total = purge_in_batches([&] { return store->purge(now, kPurgeBatch); });
+        std::cout << "purged " << total << (total == 1 ? " job" : " jobs")
+                  << " finished and past their expiry" << std::endl;
+        return 0;
+    }
+    const TimePoint cutoff = now - older_than;
+    const std::size_t total =
+        purge_in_batches([&] { return store->purge_finished(cutoff, states, kPurgeBatch); });
+    std::cout << "purged " << total << (states.empty() ? "" : " " + either(states))
+              << (total == 1 ? " job" : " jobs") << " finished more than " << older_than_ << " ago"
+              << std::endl;
     return 0;
 }
 

@@ -28,8 +28,12 @@
 //       job's id, and a note on stderr
 //   afterwork jobs cancel ID...  /  afterwork jobs retry ID...
 //       one line per id with the outcome
-//   afterwork jobs purge
-//       deletes finished jobs past their expiry, a thousand per transaction
+//   afterwork jobs purge [--older-than DURATION [--state S]...]
+//       deletes finished jobs past their expiry, a thousand per transaction;
+//       with --older-than, the jobs that finished more than DURATION ago
+//       (30s, 15m, 12h, 7d, 2w; 0s is every finished job) whatever their
+//       expiry, oldest first, and with --state only succeeded, cancelled or
+//       dead ones
 //
 // Exit codes: 0 done; 1 the store failed (locked, damaged, read-only, missing),
 // an id was unknown or in the wrong state (the other ids are still processed),
@@ -108,6 +112,9 @@ private:
     std::string max_attempts_ = "3";
 
     std::vector<std::string> ids_;
+
+    std::string older_than_;
+    std::vector<std::string> purge_states_;
 };
 
 }  // namespace afterwork::apps

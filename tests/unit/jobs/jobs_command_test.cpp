@@ -396,7 +396,34 @@ INSTANTIATE_TEST_SUITE_P(
                 "store URL \"sqlite://host/x.db\" names a host; a SQLite store "
                 "is a local file: "
                 "sqlite:///absolute/path.db"},
-        BadCall{{"purge", "--bogus"}, ""}));
+        BadCall{{"purge", "--bogus"}, ""},
+        BadCall{{"purge", "--older-than", "soon"},
+                "--older-than must be a whole number and a unit (s, m, h, d or w), like "
+                "30s, 15m, 12h, 7d or 2w; got \"soon\""},
+        BadCall{{"purge", "--older-than", "7"},
+                "--older-than must be a whole number and a unit (s, m, h, d or w), like "
+                "30s, 15m, 12h, 7d or 2w; got \"7\""},
+        BadCall{{"purge", "--older-than", "1.5h"},
+                "--older-than must be a whole number and a unit (s, m, h, d or w), like "
+                "30s, 15m, 12h, 7d or 2w; got \"1.5h\""},
+        BadCall{{"purge", "--older-than", ""},
+                "--older-than must be a whole number and a unit (s, m, h, d or w), like "
+                "30s, 15m, 12h, 7d or 2w; got \"\""},
+        BadCall{{"purge", "--older-than=-5m"},
+                "--older-than must be from 0s to 36500d (100 years), got \"-5m\""},
+        BadCall{{"purge", "--older-than", "5215w"},
+                "--older-than must be from 0s to 36500d (100 years), got \"5215w\""},
+        BadCall{{"purge", "--older-than", "99999999999999999999d"},
+                "--older-than must be from 0s to 36500d (100 years), got "
+                "\"99999999999999999999d\""},
+        BadCall{{"purge", "--older-than", "7d", "--state", "queued"},
+                "--state must be succeeded, cancelled or dead (only finished jobs are purged), "
+                "got \"queued\""},
+        BadCall{{"purge", "--older-than", "7d", "--state", "succeeded,finished"},
+                "--state must be succeeded, cancelled or dead (only finished jobs are purged), "
+                "got \"finished\""},
+        BadCall{{"purge", "--state", "dead"}, ""},
+        BadCall{{"purge", "--older-than", "7d", "--bogus"}, ""}));
 
 TEST_F(JobsCommandTest, CancelReportsEachId) {
     enqueue({"a"});  // 1: queued
@@ -483,6 +510,62 @@ TEST_F(JobsCommandTest, PurgeDeletesExpiredFinishedJobsInBatches) {
     EXPECT_EQ(r.out, "purged 0 jobs finished and past their expiry\n");
 }
 
+TEST_F(JobsCommandTest, PurgeOlderThanDeletesJobsThatFinishedLongAgo) {
+    using std::chrono::days;
+    const auto now = std::chrono::system_clock::now();
+    // 1200 jobs that succeeded ten days ago (two batches), whose results would be
+    // kept for a year; then one job of each finished state at other ages, and one
+    // running, one failed (retry pending) and one queued job.
+    std::vector<NewJob> batch(1200, NewJob{.name = "old"});
+    for (const char* name : {"dead", "cancelled", "yesterday", "running"}) {
+        batch.push_back(NewJob{.name = name});
+    }
+    batch.push_back(NewJob{.name = "failed", .max_attempts = 3});
+    ASSERT_TRUE(store().enqueue(batch, now - days(30)));
+    auto claimed =
+        store().claim({.worker_id = "w", .limit = batch.size(), .now = now - days(30)}).value();
+    ASSERT_EQ(claimed.size(), batch.size());
+    std::vector<Completion> old;
+    for (std::size_t i = 0; i < 1200; ++i) {
+        old.push_back({.id = claimed[i].id, .expires_at = now + days(365)});
+    }
+    ASSERT_TRUE(store().complete_many("w", old, now - days(10)));
+    ASSERT_EQ(store().fail(1201, "w", "boom", now - days(8), std::nullopt, std::nullopt).value(),
+              JobState::dead);
+    ASSERT_TRUE(store().mark_cancelled(1202, "w", now - days(9), std::nullopt));
+    ASSERT_TRUE(store().complete(1203, "w", std::nullopt, now - days(1), std::nullopt));
+    ASSERT_EQ(store().fail(1205, "w", "boom", now - days(20), now + 1h, std::nullopt).value(),
+              JobState::failed);
+    enqueue({"queued"});
+
+    // The jobs past their expiry: none.
+    Output r = jobs({"purge"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "purged 0 jobs finished and past their expiry\n");
+
+    r = jobs({"purge", "--older-than", "7d", "--state", "succeeded"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "purged 1200 succeeded jobs finished more than 7d ago\n");
+    EXPECT_EQ(r.err, "");
+    EXPECT_EQ(listed().size(), 6u);
+
+    r = jobs({"purge", "--older-than", "1w", "--state", "dead,cancelled", "--state", "dead"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "purged 2 cancelled or dead jobs finished more than 1w ago\n");
+    r = jobs({"purge", "--older-than", "2d"});
+    EXPECT_EQ(r.out, "purged 0 jobs finished more than 2d ago\n");
+    r = jobs({"purge", "--older-than", "12h"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "purged 1 job finished more than 12h ago\n");
+
+    // Running, failed and queued jobs stay, however old.
+    std::vector<std::string> left;
+    for (const auto& job : listed()) left.emplace_back(job.at("name").as_string());
+    EXPECT_EQ(left, (std::vector<std::string>{"queued", "failed", "running"}));
+    r = jobs({"purge", "--older-than", "0s"});
+    EXPECT_EQ(r.out, "purged 0 jobs finished more than 0s ago\n");
+}
+
 TEST_F(JobsCommandTest, StoreUrls) {
     const auto absolute = dir_.path() / "other.db";
     Output r = run({"jobs", "enqueue", "x", "--store", "sqlite://" + absolute.string()});
@@ -512,7 +595,8 @@ TEST_F(JobsCommandTest, MissingStoreIsOneLineAndExitOne) {
                                                  {"show", "1"},
                                                  {"cancel", "1"},
                                                  {"retry", "1"},
-                                                 {"purge"}}) {
+                                                 {"purge"},
+                                                 {"purge", "--older-than", "7d"}}) {
         std::vector<std::string> full = {"jobs"};
         full.insert(full.end(), args.begin(), args.end());
         full.insert(full.end(), {"--data-dir", missing.string()});
@@ -587,7 +671,8 @@ TEST_F(JobsCommandTest, LockedFileIsOneLineAndExitOne) {
         for (const std::vector<std::string>& args : {std::vector<std::string>{"enqueue", "z"},
                                                      {"cancel", "1", "2"},
                                                      {"retry", "1"},
-                                                     {"purge"}}) {
+                                                     {"purge"},
+                                                     {"purge", "--older-than", "0s"}}) {
             auto with_timeout = args;
             with_timeout.insert(with_timeout.end(), {"--busy-timeout", "100"});
             const Output r = jobs(with_timeout);
