@@ -184,6 +184,18 @@ std::unique_ptr<Store> open_store(const StoreLocation& where, Access access) {
 #endif
 }
 
+// Whether `store` reads a snapshot that never changes: a read-only open of a
+// file whose folder cannot be written (SqliteStore::immutable).
+bool is_snapshot(const Store& store) {
+#if AFTERWORK_WITH_SQLITE
+    const auto* sqlite = dynamic_cast<const SqliteStore*>(&store);
+    return sqlite != nullptr && sqlite->immutable();
+#else
+    (void)store;
+    return false;
+#endif
+}
+
 // ---- printing jobs (the JSON shape is job_json.hpp's, as the REST API's) ----------------
 
 std::string jobs_table(const std::vector<JobRecord>& jobs, std::size_t width) {
@@ -616,6 +628,15 @@ int JobsCommand::follow() const {
     const auto store = open_store(where, Access::read);
     JobRecord job = take(store->get(id));
     std::cout << details(job) << std::flush;
+    if (!is_finished(job.state) && is_snapshot(*store)) {
+        // Polling would never see a change.
+        throw CommandFailure{kFailure,
+                             fmt::format("cannot follow job {}: the folder of {} cannot be "
+                                         "written, so the file is read as it is now and no "
+                                         "later change would show",
+                                         id,
+                                         where.path.string())};
+    }
 
     const bool terminal = stdout_is_terminal();
     std::string shown;

@@ -43,7 +43,9 @@
 //
 // Read commands (ls, show) open the file read-only and never create it; enqueue
 // creates the data folder and the file; cancel, retry and purge need the file
-// to exist.
+// to exist. In a folder that cannot be written (a mounted backup), ls and show
+// read the file as it is (SqliteOptions::read_only), and show --follow of a job
+// that has not finished fails since no change would show.
 //
 // Thread safety: distinct objects safe, shared unsafe (used once by main).
 

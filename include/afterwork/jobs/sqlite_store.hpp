@@ -65,6 +65,13 @@ struct SqliteOptions {
     SqliteSync synchronous = SqliteSync::normal;
     /// Open for reading only (e.g. `afterwork jobs ls`): writes fail with `read_only`, and a
     /// file whose schema is missing or old is refused instead of migrated.
+    ///
+    /// SQLite reads a file in WAL mode through a shared-memory file it creates next to it
+    /// (`-shm`), which a folder that cannot be written (a mounted backup) cannot hold. Then the
+    /// file is opened as immutable (`SqliteStore::immutable`): read as it is, without locks,
+    /// seeing no later change — unless its log (`-wal`) holds changes that are not in the file
+    /// yet, which such a read would miss: that is `read_only`, until an open with write access
+    /// has moved them into the file.
     bool read_only = false;
     /// Create the file when it does not exist (else `unavailable`).
     bool create = true;
@@ -115,6 +122,12 @@ public:
 
     /// The file this store opened.
     const std::filesystem::path& path() const noexcept;
+
+    /// Whether a read-only open had to read the file as immutable, because its folder cannot
+    /// be written (see `SqliteOptions::read_only`): the store shows the file as it was at open
+    /// and never sees a later change. While another process writes the file, reads may fail
+    /// (as `corrupt`) or miss changes: such an open is meant for files nothing writes.
+    bool immutable() const noexcept;
 
     std::string describe() const override;
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "jobs/sqlite/connection.hpp"
 
+#include <system_error>
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "jobs/checks.hpp"
@@ -33,17 +36,20 @@ JobsErrc map_result(int rc) noexcept {
     }
 }
 
-Connection::Connection(const std::string& path, int flags, std::chrono::milliseconds busy_timeout)
-    : owned_(true), label_(path), busy_timeout_(busy_timeout) {
-    const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+Connection::Connection(const std::string& name,
+                       int flags,
+                       std::chrono::milliseconds busy_timeout,
+                       std::string label)
+    : owned_(true), label_(label.empty() ? name : std::move(label)), busy_timeout_(busy_timeout) {
+    const int rc = sqlite3_open_v2(name.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
         // Even a failed open may allocate a handle that carries the message.
         const std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
         sqlite3_close_v2(db_);
         db_ = nullptr;
-        throw JobsError(map_result(rc) == JobsErrc::io_error ? JobsErrc::unavailable
-                                                             : map_result(rc),
-                        fmt::format("cannot open {}: {}", path, message));
+        throw JobsError(
+            map_result(rc) == JobsErrc::io_error ? JobsErrc::unavailable : map_result(rc),
+            fmt::format("cannot open {}: {}", label_, message));
     }
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
@@ -80,6 +86,7 @@ void Connection::exec_script(const char* sql) {
 }
 
 void Connection::raise(int rc, std::string_view doing) const {
+    last_error_ = rc;
     const JobsErrc code = map_result(rc);
     const char* detail = sqlite3_errmsg(db_);
     std::string message;
@@ -190,6 +197,28 @@ std::optional<std::string> Query::optional_text(int column) const {
 std::optional<TimePoint> Query::optional_time(int column) const {
     if (is_null(column)) return std::nullopt;
     return time(column);
+}
+
+std::string immutable_uri(const std::filesystem::path& path) {
+    std::error_code ec;
+    std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+    if (ec) absolute = path;
+    // "file:///abs/path": the empty authority keeps a path that starts with "//" from being
+    // read as a host. Every byte but the unreserved ones and '/' is escaped, so nothing in the
+    // name reads as the query ('?'), the fragment ('#') or an escape ('%').
+    std::string uri = absolute.is_absolute() ? "file://" : "file:";
+    for (const char c : absolute.string()) {
+        const auto byte = static_cast<unsigned char>(c);
+        const bool plain = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
+                           (byte >= '0' && byte <= '9') || byte == '-' || byte == '.' ||
+                           byte == '_' || byte == '~' || byte == '/';
+        if (plain) {
+            uri += c;
+        } else {
+            uri += fmt::format("%{:02X}", byte);
+        }
+    }
+    return uri + "?immutable=1";
 }
 
 WriteTransaction::WriteTransaction(Connection& connection) : connection_(connection) {

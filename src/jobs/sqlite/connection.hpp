@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,8 +29,13 @@ JobsErrc map_result(int rc) noexcept;
 
 class Connection {
 public:
-    /// Opens `path` with `sqlite3_open_v2` flags; throws JobsError (`unavailable`, ...).
-    Connection(const std::string& path, int flags, std::chrono::milliseconds busy_timeout);
+    /// Opens `name` (a path, or a URI with SQLITE_OPEN_URI) with `sqlite3_open_v2` flags;
+    /// throws JobsError (`unavailable`, ...). Messages name the file as `label` (default:
+    /// `name`).
+    Connection(const std::string& name,
+               int flags,
+               std::chrono::milliseconds busy_timeout,
+               std::string label = {});
     /// Borrows a connection the caller owns (transactional enqueue); it is not closed, and
     /// the statements prepared on it are finalised when this object goes.
     explicit Connection(sqlite3* borrowed);
@@ -52,6 +58,10 @@ public:
     /// Throws the JobsError for result `rc` of the last call, saying what was being done.
     [[noreturn]] void raise(int rc, std::string_view doing) const;
 
+    /// The SQLite result code (extended) of the last failure `raise` threw; SQLITE_OK before
+    /// any. The JobsErrc of the error is coarser, e.g. to tell why a file cannot be read.
+    int last_error() const noexcept { return last_error_; }
+
     /// True while a transaction is open.
     bool in_transaction() const noexcept;
 
@@ -65,7 +75,13 @@ private:
     std::string label_;
     std::chrono::milliseconds busy_timeout_{0};
     std::unordered_map<std::string, sqlite3_stmt*> cache_;
+    mutable int last_error_ = SQLITE_OK;
 };
+
+/// The URI (for SQLITE_OPEN_URI) that opens `path` as immutable: SQLite reads the file alone,
+/// without locks or the files of its log. The path is made absolute and percent-encoded, so
+/// `?`, `#`, `%` and the like in it are taken as part of the name.
+std::string immutable_uri(const std::filesystem::path& path);
 
 /// One execution of a cached statement: bind, step, read. Resets the statement when done so
 /// it can be reused and holds no read lock.

@@ -5,8 +5,10 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -262,11 +264,16 @@ void configure(Connection& c, const SqliteOptions& options) {
 }  // namespace
 
 struct SqliteStore::State {
-    State(std::filesystem::path file, const SqliteOptions& options)
+    State(std::filesystem::path file, const SqliteOptions& options, bool immutable_file = false)
         : path(std::move(file)),
-          connection(path.string(), open_flags(options), options.busy_timeout) {}
+          immutable(immutable_file),
+          connection(immutable ? detail::sqlite::immutable_uri(path) : path.string(),
+                     open_flags(options) | (immutable ? SQLITE_OPEN_URI : 0),
+                     options.busy_timeout,
+                     path.string()) {}
 
     std::filesystem::path path;
+    bool immutable = false;  // see SqliteStore::immutable
     std::mutex mutex;
     Connection connection;
 
@@ -466,6 +473,33 @@ std::vector<JobRecord> SqliteStore::State::claim(const ClaimRequest& request) {
     return claimed;
 }
 
+namespace {
+
+// Whether a read-only open failed on the files next to the database that SQLite reads a WAL
+// file through: the shared-memory index (-shm), and the log (-wal) when there is none. SQLite
+// says READONLY_DIRECTORY when it cannot create them, CANTOPEN when it cannot open them.
+bool cannot_open_log_files(int rc) {
+    return (rc & 0xff) == SQLITE_CANTOPEN || rc == SQLITE_READONLY_DIRECTORY ||
+           rc == SQLITE_READONLY_CANTINIT || rc == SQLITE_READONLY_CANTLOCK ||
+           rc == SQLITE_READONLY_RECOVERY;
+}
+
+// The log or rollback journal next to `path` when it holds anything (or cannot be looked at):
+// changes that are not in the file yet, which an immutable open would not see.
+std::optional<std::filesystem::path> unapplied_log(const std::filesystem::path& path) {
+    for (const char* suffix : {"-wal", "-journal"}) {
+        std::filesystem::path log = path;
+        log += suffix;
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(log, ec);
+        if (ec == std::errc::no_such_file_or_directory) continue;
+        if (ec || size > 0) return log;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 JobsResult<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& path,
                                                           SqliteOptions options) {
     // SQLite counts every allocation under a global mutex by default, which a store that
@@ -475,7 +509,30 @@ JobsResult<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem
     std::call_once(memory_statistics_off, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
     try {
         auto state = std::make_unique<State>(path, options);
-        configure(state->connection, options);
+        try {
+            configure(state->connection, options);
+        } catch (const JobsError&) {
+            // A read-only open of a WAL file in a folder that cannot be written (a mounted
+            // backup): SQLite cannot create the files it reads the log through. An immutable
+            // open reads the file alone, which misses nothing while no log holds changes.
+            if (!options.read_only || !cannot_open_log_files(state->connection.last_error())) {
+                throw;
+            }
+            if (const auto log = unapplied_log(path)) {
+                throw JobsError(
+                    JobsErrc::read_only,
+                    fmt::format("{} cannot be read here: its folder cannot be written and {} "
+                                "holds changes that are not in the file yet, which only an open "
+                                "with write access applies; open it once where it can be "
+                                "written (e.g. sqlite3 {} 'PRAGMA wal_checkpoint(TRUNCATE)')",
+                                path.string(),
+                                log->string(),
+                                path.string()));
+            }
+            state.reset();
+            state = std::make_unique<State>(path, options, true);
+            configure(state->connection, options);
+        }
         return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(state)));
     } catch (const JobsError& error) {
         return error;
@@ -487,6 +544,10 @@ SqliteStore::SqliteStore(std::unique_ptr<State> state) : state_(std::move(state)
 SqliteStore::~SqliteStore() = default;
 
 const std::filesystem::path& SqliteStore::path() const noexcept { return state_->path; }
+
+bool SqliteStore::immutable() const noexcept {
+    return state_->immutable;
+}
 
 std::string SqliteStore::describe() const { return "sqlite:" + state_->path.string(); }
 

@@ -112,6 +112,21 @@ protected:
 
     fs::path db() const { return dir_.path() / "afterwork.db"; }
 
+    // Whether `as_reader` can run: as root only through setpriv.
+    static bool reader_available() { return ::geteuid() != 0 || fs::exists("/usr/bin/setpriv"); }
+
+    // `afterwork jobs ARGS --data-dir DATA_DIR` as a user whom file permissions
+    // hold back: this one, or nobody (through setpriv) when the test runs as root,
+    // who writes anything.
+    static Output as_reader(std::vector<std::string> args, const fs::path& data_dir) {
+        args.insert(args.begin(), "jobs");
+        args.insert(args.end(), {"--data-dir", data_dir.string()});
+        if (::geteuid() != 0) return run(std::move(args));
+        args.insert(args.begin(),
+                    {"--reuid=nobody", "--regid=nogroup", "--clear-groups", AFTERWORK_BINARY});
+        return run_program("/usr/bin/setpriv", std::move(args));
+    }
+
     testing::TempDir dir_ = testing::free_data_dir("afterwork-jobs-cli");
     std::unique_ptr<SqliteStore> store_;
 };
@@ -693,38 +708,140 @@ TEST_F(JobsCommandTest, LockedFileIsOneLineAndExitOne) {
 }
 
 TEST_F(JobsCommandTest, ReadOnlyFileCanBeListedButNotChanged) {
+    if (!reader_available()) GTEST_SKIP() << "root, and no setpriv to drop it";
     enqueue({"x"});
     const auto before = listed();
-    // Root writes read-only files, so as root the command runs as nobody through
-    // setpriv.
-    std::vector<std::string> prefix;
-    if (::geteuid() == 0) {
-        if (!fs::exists("/usr/bin/setpriv")) GTEST_SKIP() << "root, and no setpriv to drop it";
-        prefix = {"--reuid=nobody", "--regid=nogroup", "--clear-groups", AFTERWORK_BINARY};
-    }
-    const auto as_reader = [&](std::vector<std::string> args) {
-        args.insert(args.begin(), "jobs");
-        args.insert(args.end(), {"--data-dir", dir_.string()});
-        args.insert(args.begin(), prefix.begin(), prefix.end());
-        return run_program(prefix.empty() ? AFTERWORK_BINARY : "/usr/bin/setpriv", args);
-    };
     // The folder stays writable (SQLite keeps its shared-memory index of the log
     // there).
     fs::permissions(dir_.path(), fs::perms::all);
     fs::permissions(db(), fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
 
-    Output r = as_reader({"ls"});
+    Output r = as_reader({"ls"}, dir_.path());
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find(" 1  x"), std::string::npos) << r.out;
     for (const std::vector<std::string>& args :
          {std::vector<std::string>{"cancel", "1"}, {"enqueue", "y"}, {"purge"}}) {
-        r = as_reader(args);
+        r = as_reader(args, dir_.path());
         EXPECT_EQ(r.code, 1) << args[0];
         EXPECT_EQ(lines_of(r.err).size(), 1u) << r.err;
         EXPECT_EQ(r.err.rfind("error: " + db().string() + " cannot be written", 0), 0u) << r.err;
     }
     fs::permissions(db(), fs::perms::owner_read | fs::perms::owner_write);
     EXPECT_EQ(listed(), before);
+}
+
+// Takes write permission away from a folder (r-x for everyone) until destroyed.
+class ReadOnlyFolder {
+public:
+    explicit ReadOnlyFolder(fs::path folder) : folder_(std::move(folder)) {
+        fs::permissions(folder_,
+                        fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                            fs::perms::group_exec | fs::perms::others_read |
+                            fs::perms::others_exec);
+    }
+    ~ReadOnlyFolder() {
+        std::error_code ignored;
+        fs::permissions(folder_, fs::perms::owner_all, fs::perm_options::add, ignored);
+    }
+    ReadOnlyFolder(const ReadOnlyFolder&) = delete;
+    ReadOnlyFolder& operator=(const ReadOnlyFolder&) = delete;
+
+private:
+    fs::path folder_;
+};
+
+std::vector<std::string> names_in(const fs::path& folder) {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(folder)) {
+        names.push_back(entry.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// A data folder that cannot be written, as a mounted backup: SQLite cannot
+// create the shared-memory file it reads the log through there, so the reader
+// reads the file as it is.
+TEST_F(JobsCommandTest, ReadOnlyFolderIsReadAsItIs) {
+    if (!reader_available()) GTEST_SKIP() << "root, and no setpriv to drop it";
+    enqueue({"x"});
+    enqueue({"y"});
+    claim_one();
+    ASSERT_TRUE(store().complete(
+        1, "w1", R"({"ok":true})", std::chrono::system_clock::now(), std::nullopt));
+    store_.reset();  // the last connection moves the log into the file and removes it
+    ASSERT_EQ(names_in(dir_.path()), std::vector<std::string>{"afterwork.db"});
+    const ReadOnlyFolder read_only(dir_.path());
+
+    Output r = as_reader({"ls", "--json"}, dir_.path());
+    ASSERT_EQ(r.code, 0) << r.err;
+    const boost::json::value all = boost::json::parse(r.out);
+    ASSERT_EQ(all.as_array().size(), 2u) << r.out;
+    EXPECT_EQ(all.at(0).at("state").as_string(), "queued");
+    EXPECT_EQ(all.at(1).at("state").as_string(), "succeeded");
+    r = as_reader({"ls", "--counts"}, dir_.path());
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("default"), std::string::npos) << r.out;
+
+    // A finished job can be followed to its end; one that is not would never
+    // change.
+    r = as_reader({"show", "1", "--follow"}, dir_.path());
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(lines_of(r.out).back(), R"(job 1 succeeded; result: {"ok":true})");
+    r = as_reader({"show", "2", "--follow"}, dir_.path());
+    EXPECT_EQ(r.code, 1);
+    EXPECT_EQ(lines_of(r.out).front(), "id           2");
+    EXPECT_EQ(r.err,
+              "error: cannot follow job 2: the folder of " + db().string() +
+                  " cannot be written, so the file is read as it is now and no later change "
+                  "would show\n");
+
+    // Writing needs the folder.
+    r = as_reader({"cancel", "2"}, dir_.path());
+    EXPECT_EQ(r.code, 1);
+    EXPECT_EQ(lines_of(r.err).size(), 1u) << r.err;
+    EXPECT_EQ(r.err.rfind("error: " + db().string(), 0), 0u) << r.err;
+    EXPECT_EQ(names_in(dir_.path()), std::vector<std::string>{"afterwork.db"});
+}
+
+// A copy taken while a service had the file open holds its last commits in the
+// log; a read of the file alone would miss them, so the reader is told to let a
+// writer move them into the file first.
+TEST_F(JobsCommandTest, ReadOnlyFolderWithChangesInTheLogIsRefusedUntilAWriterApplies) {
+    if (!reader_available()) GTEST_SKIP() << "root, and no setpriv to drop it";
+    enqueue({"in the file"});
+    ASSERT_TRUE(store().enqueue(NewJob{.name = "in the log"}, std::chrono::system_clock::now()));
+    const fs::path backup = dir_.path() / "backup";
+    fs::create_directory(backup);
+    fs::copy_file(db(), backup / "afterwork.db");
+    fs::copy_file(db().string() + "-wal", backup / "afterwork.db-wal");
+    store_.reset();
+    // Others may reach the backup folder (the reader may be nobody).
+    fs::permissions(dir_.path(),
+                    fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                        fs::perms::others_exec,
+                    fs::perm_options::add);
+    const fs::path copy = backup / "afterwork.db";
+    {
+        const ReadOnlyFolder read_only(backup);
+        const Output r = as_reader({"ls"}, backup);
+        EXPECT_EQ(r.code, 1);
+        EXPECT_EQ(r.out, "");
+        EXPECT_EQ(r.err,
+                  fmt::format("error: {0} cannot be read here: its folder cannot be written and "
+                              "{0}-wal holds changes that are not in the file yet, which only an "
+                              "open with write access applies; open it once where it can be "
+                              "written (e.g. sqlite3 {0} 'PRAGMA wal_checkpoint(TRUNCATE)')\n",
+                              copy.string()));
+    }
+    // Any writer does; here a purge that deletes nothing.
+    const Output purged = run({"jobs", "purge", "--data-dir", backup.string()});
+    ASSERT_EQ(purged.code, 0) << purged.err;
+    EXPECT_EQ(names_in(backup), std::vector<std::string>{"afterwork.db"});
+    const ReadOnlyFolder read_only(backup);
+    const Output r = as_reader({"ls", "--json"}, backup);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(boost::json::parse(r.out).as_array().size(), 2u) << r.out;
 }
 
 // `show --follow` with stdout to a file (not a terminal): one line per change,

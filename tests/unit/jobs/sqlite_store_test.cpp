@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // SqliteStore beyond the conformance suite: the schema and its migrations, files that are not
-// databases or are damaged, read-only, locked or full files, transactional enqueue on the
-// caller's connection, and the query plans that keep claim and friends off full scans.
+// databases or are damaged, read-only, locked or full files, files in folders that cannot be
+// written, transactional enqueue on the caller's connection, and the query plans that keep
+// claim and friends off full scans.
 
 #include <afterwork/jobs/sqlite_store.hpp>
 
@@ -19,6 +20,8 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+
+#include "jobs/sqlite/connection.hpp"
 
 namespace afterwork {
 namespace {
@@ -329,6 +332,7 @@ TEST(SqliteStore, ReadOnlyStoreReadsButRefusesWrites) {
         id = store->enqueue(job("a"), t0).value().id;
     }
     auto store = open_store(path, {.read_only = true});
+    EXPECT_FALSE(store->immutable());
     EXPECT_EQ(store->get(id).value().state, JobState::queued);
     EXPECT_EQ(store->counts().value().size(), 1u);
 
@@ -421,6 +425,116 @@ TEST(SqliteStore, FullDiskFailsTheEnqueueAndKeepsEarlierJobs) {
     // Freeing space makes room again.
     for (std::size_t i = 0; i < 10; ++i) ASSERT_TRUE(store->remove(kept[i], false));
     EXPECT_TRUE(store->enqueue(job("after", args), t0));
+}
+
+// ---- read-only folders (a mounted backup) -----------------------------------------------------
+
+// Makes `path`-shm impossible to create or open, whatever the privileges (root writes
+// anything): a symbolic link into a folder that does not exist. To a read-only open of a file
+// in WAL mode that is what a folder that cannot be written is.
+void block_shared_memory(const std::filesystem::path& path) {
+    std::filesystem::create_symlink(path.parent_path() / "missing" / "shm", path.string() + "-shm");
+}
+
+TEST(SqliteStore, ReadOnlyOpenWithoutSharedMemoryReadsTheFileAsImmutable) {
+    TempDir dir;
+    const auto folder = dir / "back up ?#%é";  // every character the URI must escape
+    std::filesystem::create_directory(folder);
+    const auto path = folder / "afterwork.db";
+    JobId id = 0;
+    {
+        auto store = open_store(path);
+        id = store->enqueue(job("a"), t0).value().id;
+        ASSERT_TRUE(store->enqueue(job("b"), t0));
+    }
+    // Closed: the log was moved into the file and removed.
+    ASSERT_FALSE(std::filesystem::exists(path.string() + "-wal"));
+    block_shared_memory(path);
+
+    auto store = open_store(path, {.read_only = true});
+    EXPECT_TRUE(store->immutable());
+    EXPECT_EQ(store->path(), path);
+    EXPECT_EQ(store->list({}, {}).value().jobs.size(), 2u);
+    EXPECT_EQ(store->get(id).value().name, "a");
+    EXPECT_EQ(store->counts().value().at(0)[JobState::queued], 2);
+    const auto refused = store->enqueue(job("c"), t0);
+    ASSERT_EQ(errc(refused), JobsErrc::read_only);
+    EXPECT_NE(std::string(refused.error().what()).find(path.string()), std::string::npos)
+        << refused.error().what();
+    store.reset();
+
+    // An empty log holds nothing to miss.
+    write_file(path.string() + "-wal", "");
+    EXPECT_TRUE(open_store(path, {.read_only = true})->immutable());
+    // An open for writing does not fall back: it needs the log.
+    const auto writable = SqliteStore::open(path);
+    ASSERT_FALSE(writable);
+    EXPECT_NE(std::string(writable.error().what()).find(path.string()), std::string::npos)
+        << writable.error().what();
+}
+
+TEST(SqliteStore, ReadOnlyOpenWithoutSharedMemoryRefusesALogWithChanges) {
+    TempDir dir;
+    const auto live = dir / "live.db";
+    std::filesystem::create_directory(dir / "backup");
+    const auto backup = dir / "backup" / "live.db";
+    {
+        auto store = open_store(live);
+        ASSERT_TRUE(store->enqueue(job("in the file"), t0));
+    }
+    {
+        // Copied while a writer has it open, as a backup of a running service: the second job
+        // is only in the log.
+        auto store = open_store(live);
+        ASSERT_TRUE(store->enqueue(job("in the log"), t0));
+        std::filesystem::copy_file(live, backup);
+        std::filesystem::copy_file(live.string() + "-wal", backup.string() + "-wal");
+    }
+    block_shared_memory(backup);
+    const auto refused = SqliteStore::open(backup, {.read_only = true});
+    ASSERT_EQ(errc(refused), JobsErrc::read_only);
+    const std::string message = refused.error().what();
+    EXPECT_NE(message.find(backup.string() + "-wal holds changes"), std::string::npos) << message;
+    EXPECT_NE(message.find("wal_checkpoint"), std::string::npos) << message;
+
+    // Where the shared memory can be made, the log is read and nothing is missed.
+    std::filesystem::remove(backup.string() + "-shm");
+    auto store = open_store(backup, {.read_only = true});
+    EXPECT_FALSE(store->immutable());
+    EXPECT_EQ(store->list({}, {}).value().jobs.size(), 2u);
+}
+
+TEST(SqliteStore, ReadOnlyOpenInAFolderThatCannotBeWrittenReadsTheFile) {
+    TempDir dir;
+    const auto path = dir / "ro.db";
+    {
+        auto store = open_store(path);
+        ASSERT_TRUE(store->enqueue(job("a"), t0));
+    }
+    const auto folder = path.parent_path();
+    ::chmod(folder.c_str(), 0555);
+    if (::access(folder.c_str(), W_OK) == 0) {
+        GTEST_SKIP() << "running with privileges that ignore file permissions (root?); "
+                        "ReadOnlyOpenWithoutSharedMemoryReadsTheFileAsImmutable covers it";
+    }
+    auto store = SqliteStore::open(path, {.read_only = true});
+    ::chmod(folder.c_str(), 0700);
+    ASSERT_TRUE(store) << store.error().what();
+    EXPECT_TRUE((*store)->immutable());
+    EXPECT_EQ((*store)->list({}, {}).value().jobs.size(), 1u);
+}
+
+TEST(SqliteStore, ImmutableUriEscapesThePath) {
+    using detail::sqlite::immutable_uri;
+    EXPECT_EQ(immutable_uri("/var/lib/afterwork.db"), "file:///var/lib/afterwork.db?immutable=1");
+    EXPECT_EQ(immutable_uri("/mnt/back up/a?b#c%d&e=f.db"),
+              "file:///mnt/back%20up/a%3Fb%23c%25d%26e%3Df.db?immutable=1");
+    EXPECT_EQ(immutable_uri("/srv/été/x.db"), "file:///srv/%C3%A9t%C3%A9/x.db?immutable=1");
+    EXPECT_EQ(immutable_uri("//host/x.db"), "file:////host/x.db?immutable=1");
+    // A relative path is made absolute (from the working directory).
+    const std::string relative = immutable_uri("data/x.db");
+    EXPECT_EQ(relative.rfind("file:///", 0), 0u) << relative;
+    EXPECT_TRUE(relative.ends_with("/data/x.db?immutable=1")) << relative;
 }
 
 // ---- transactional enqueue -------------------------------------------------------------------
