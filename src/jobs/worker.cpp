@@ -762,7 +762,12 @@ Task<void> housekeeping(StatePtr state) {
                 std::lock_guard lock(state->mutex);
                 for (const auto& status : statuses) {
                     auto found = state->runs.find(status.id);
-                    if (found == state->runs.end() || !found->second->context) continue;
+                    // A run whose handler has ended waits for its outcome write, which may
+                    // have finished the job already: that write decides, not the heartbeat.
+                    if (found == state->runs.end() || !found->second->context ||
+                        found->second->ended) {
+                        continue;
+                    }
                     if (!status.held) {
                         spdlog::warn("worker {}: lost the lease of job {}: cancelling its run",
                                      options.id,

@@ -5,12 +5,14 @@
 /// `MemoryStore`: the `Store` kept in this process's memory — for tests, for work that need
 /// not survive a restart, and as the reference the other stores are compared with.
 ///
-/// Jobs live in maps with ordered indexes, so every operation costs O(log n) in the number of
-/// jobs (plus what it returns): claiming keeps one ordered set of queued jobs per queue and
-/// job name, promotion walks a set ordered by `run_at`, lease expiry one ordered by
-/// `lease_until`, purge one ordered by `expires_at`, and counts are kept as jobs change state.
-/// The exception is `purge_finished`, an occasional clean-up by age, which walks every job.
-/// Memory is what the jobs it holds need: purged and removed jobs leave nothing behind.
+/// Built for the hot path of a queue (enqueue, claim, complete): a job is found by id in a
+/// hash table; claim order, due times, leases and expiry are binary heaps whose stale entries
+/// are skipped when they reach the top (a state change pushes one entry and searches nothing);
+/// listing by state walks a bitmap of ids, by queue or name an append-only id log. So claim,
+/// promotion, lease expiry and purge cost O(log n) per job, a state change O(1) plus a heap
+/// push, and counts are kept as jobs change state. Memory is what the jobs it holds need: the
+/// heaps and logs are compacted once stale entries could be most of them, and purged ids at
+/// the old end of the bitmaps are dropped.
 ///
 /// It never fails with a storage error; everything else behaves as `Store` documents.
 ///

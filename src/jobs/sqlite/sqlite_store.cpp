@@ -502,11 +502,6 @@ std::optional<std::filesystem::path> unapplied_log(const std::filesystem::path& 
 
 JobsResult<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& path,
                                                           SqliteOptions options) {
-    // SQLite counts every allocation under a global mutex by default, which a store that
-    // writes tens of thousands of rows a second pays for on every row. Only possible before
-    // SQLite starts (else SQLITE_MISUSE, harmless): the first store of a process does it.
-    static std::once_flag memory_statistics_off;
-    std::call_once(memory_statistics_off, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
     try {
         auto state = std::make_unique<State>(path, options);
         try {

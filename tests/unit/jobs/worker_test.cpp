@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -412,6 +414,42 @@ TEST_P(Workers, ManyJobsLeaveNothingBehind) {
     auto counts = store_->counts().value();
     ASSERT_EQ(counts.size(), 1u);
     EXPECT_EQ(counts[0][JobState::succeeded], 500);
+}
+
+// Records on which thread each job ran.
+std::mutex g_threads_mutex;
+std::set<std::thread::id> g_threads;
+
+Task<void> note_thread(JobContext&, const json::value&) {
+    {
+        std::lock_guard lock(g_threads_mutex);
+        g_threads.insert(std::this_thread::get_id());
+    }
+    co_await sleep_for(1ms);  // so both loops have jobs in flight at once
+}
+
+TEST_P(Workers, HandlersTakeTurnsOverSeveralLoops) {
+    {
+        std::lock_guard lock(g_threads_mutex);
+        g_threads.clear();
+    }
+    queue_->define("note", note_thread);
+    Loop second("jobs-2");
+    second.start();
+    Worker worker(*queue_, std::vector<Executor>{loop_.executor(), second.executor()},
+                  {.concurrency = 8, .poll_interval = 20ms});
+    worker.start();
+    std::vector<EnqueueRequest> batch;
+    for (int i = 0; i < 200; ++i) batch.push_back({"note", json::value(i)});
+    ASSERT_TRUE(queue_->enqueue_many(batch));
+    EXPECT_TRUE(eventually([&] { return worker.stats().succeeded == 200; }, 30s))
+        << "succeeded " << worker.stats().succeeded;
+    EXPECT_TRUE(worker.stop(5s));
+    second.stop();
+    second.join();
+    std::lock_guard lock(g_threads_mutex);
+    EXPECT_EQ(g_threads.size(), 2u);
+    EXPECT_THROW(Worker(*queue_, std::vector<Executor>{}), std::invalid_argument);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, Workers, ::testing::ValuesIn(testing::store_kinds()));
