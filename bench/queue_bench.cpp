@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // bench/queue (issue 5): the durable queue's throughput on the memory and SQLite stores.
 //
-//   queue_bench STORE [JOBS=100000] [CONCURRENCY=50]
+//   queue_bench STORE [JOBS=100000] [CONCURRENCY=50] [LOOPS=1]
 //       STORE: memory | sqlite (WAL, synchronous=NORMAL: a committed job survives the process
 //       being killed; a power loss may roll back the last commits) | sqlite-full
 //       (synchronous=FULL: every commit survives power loss).
@@ -10,7 +10,7 @@
 //   enqueue_one_per_s      Queue::enqueue one job at a time (each its own transaction),
 //                          for min(JOBS, 20000) jobs
 //   enqueue_batch_per_s    Queue::enqueue_many in batches of 1,000, JOBS jobs
-//   process_per_s          one Worker (CONCURRENCY handlers, one loop) running the JOBS
+//   process_per_s          one Worker (CONCURRENCY handlers over LOOPS loops) running the JOBS
 //                          batched no-op jobs to `succeeded`: the time from start to the last
 //   end_to_end_per_s       JOBS / (batched enqueue time + process time)
 // The no-op handler is a coroutine that returns at once, as the peers' no-op tasks do.
