@@ -11,7 +11,6 @@
 #include <mutex>
 #include <queue>
 #include <set>
-#include <type_traits>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -551,17 +550,6 @@ JobsResult<void> MemoryStore::set_progress(JobId id, std::string_view worker_id,
     return detail::set_progress(s->job, worker_id, fraction, message);
 }
 
-JobsResult<void> MemoryStore::complete(JobId id, std::string_view worker_id,
-                                       std::optional<std::string_view> result_json,
-                                       TimePoint now, std::optional<TimePoint> expires_at) {
-    const Completion completion{id,
-                                result_json ? std::optional<std::string>(*result_json)
-                                            : std::nullopt,
-                                expires_at};
-    auto results = complete_many(worker_id, std::span(&completion, 1), now);
-    return std::move(results->front());
-}
-
 JobsResult<std::vector<JobsResult<void>>> MemoryStore::complete_many(
     std::string_view worker_id, std::span<const Completion> completions, TimePoint now) {
     std::vector<JobsResult<void>> results;
@@ -765,26 +753,27 @@ JobsResult<JobPage> MemoryStore::list(const JobFilter& filter, const PageRequest
     const JobId before = page.before_id.value_or(std::numeric_limits<JobId>::max());
 
     // Walk the smallest set of ids that a filter selects, newest first, and check the others.
+    // A queue or a name that no job has matches nothing.
+    const IdLog* queue_ids = nullptr;
+    const IdLog* name_ids = nullptr;
+    if (filter.queue) {
+        auto it = state.queues.find(*filter.queue);
+        if (it == state.queues.end()) return result;
+        queue_ids = &it->second.ids;
+    }
+    if (filter.name) {
+        auto it = state.names.find(*filter.name);
+        if (it == state.names.end()) return result;
+        name_ids = &it->second;
+    }
     const IdLog* log = nullptr;
     std::size_t size = state.jobs.size();
-    const auto consider = [&](const auto& map, const std::string& key) {
-        auto it = map.find(key);
-        if (it == map.end()) return false;  // nothing has that queue or name
-        const IdLog& ids = [&]() -> const IdLog& {
-            if constexpr (std::is_same_v<std::decay_t<decltype(it->second)>, IdLog>) {
-                return it->second;
-            } else {
-                return it->second.ids;
-            }
-        }();
-        if (ids.live <= size) {
-            log = &ids;
-            size = ids.live;
+    for (const IdLog* ids : {queue_ids, name_ids}) {
+        if (ids != nullptr && ids->live <= size) {
+            log = ids;
+            size = ids->live;
         }
-        return true;
-    };
-    if (filter.queue && !consider(state.queues, *filter.queue)) return result;
-    if (filter.name && !consider(state.names, *filter.name)) return result;
+    }
     const bool by_state =
         filter.state && static_cast<std::size_t>(state.totals[slot(*filter.state)]) < size;
     if (log != nullptr && !by_state) {

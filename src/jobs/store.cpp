@@ -11,6 +11,16 @@ JobsResult<EnqueueOutcome> Store::enqueue(const NewJob& job, TimePoint now) {
     return outcomes->front();
 }
 
+JobsResult<void> Store::complete(JobId id, std::string_view worker_id,
+                                 std::optional<std::string_view> result_json, TimePoint now,
+                                 std::optional<TimePoint> expires_at) {
+    const Completion completion{
+        id, result_json ? std::optional<std::string>(*result_json) : std::nullopt, expires_at};
+    auto results = complete_many(worker_id, std::span(&completion, 1), now);
+    if (!results) return results.error();
+    return std::move(results->front());
+}
+
 JobsResult<CompletedAndClaimed> Store::complete_and_claim(std::string_view worker_id,
                                                          std::span<const Completion> completions,
                                                          const ClaimRequest& request) {

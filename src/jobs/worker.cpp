@@ -198,14 +198,26 @@ using StatePtr = std::shared_ptr<Worker::State>;
 
 Task<void> flush_completions(StatePtr state);
 
+// With the mutex held: adds a success to the next batched write; true when the caller must
+// `start_flush` (after unlocking) because no flusher runs.
+bool push_completion(Worker::State& state, PendingCompletion pending) {
+    state.completions.push_back(std::move(pending));
+    if (state.flushing) return false;
+    state.flushing = true;
+    return true;
+}
+
+void start_flush(const StatePtr& state) {
+    state->drivers.spawn(state->executor, flush_completions(state), "job completions");
+}
+
 void queue_completion(const StatePtr& state, PendingCompletion pending) {
     bool start = false;
     {
         std::lock_guard lock(state->mutex);
-        state->completions.push_back(std::move(pending));
-        if (!state->flushing) state->flushing = start = true;
+        start = push_completion(*state, std::move(pending));
     }
-    if (start) state->drivers.spawn(state->executor, flush_completions(state), "job completions");
+    if (start) start_flush(state);
 }
 
 // Writes the progress the handlers left unwritten and turns the batch into completions that
@@ -475,7 +487,7 @@ void end_run(const StatePtr& state, const std::shared_ptr<Run>& run, Outcome out
         progress_settled = unwritten.has_value();
         if (unwritten) outcome.progress = std::move(*unwritten);
     }
-    bool start_flush = false;
+    bool start_flush_after = false;
     bool write_later = false;
     bool post_wake = false;
     {
@@ -488,12 +500,11 @@ void end_run(const StatePtr& state, const std::shared_ptr<Run>& run, Outcome out
         const bool succeeded = !outcome.error && (outcome.stop == StopReason::none ||
                                                   outcome.stop == StopReason::shutdown);
         if (succeeded && progress_settled) {
-            const auto& options = run->definition->options;
-            state->completions.push_back(
+            start_flush_after = push_completion(
+                *state,
                 PendingCompletion{Completion{run->id, std::move(outcome.result), std::nullopt},
-                                  options.result_ttl,
+                                  run->definition->options.result_ttl,
                                   std::move(outcome.progress)});
-            if (!state->flushing) state->flushing = start_flush = true;
         } else {
             write_later = true;
             ++state->writes_pending;
@@ -503,9 +514,7 @@ void end_run(const StatePtr& state, const std::shared_ptr<Run>& run, Outcome out
         if (state->active == 0) state->idle.notify_all();
         post_wake = state->note_wake();  // a slot is free
     }
-    if (start_flush) {
-        state->drivers.spawn(state->executor, flush_completions(state), "job completions");
-    }
+    if (start_flush_after) start_flush(state);
     if (write_later) {
         state->drivers.spawn(
             state->executor, write_outcome_later(state, run, std::move(outcome)), "job outcome");

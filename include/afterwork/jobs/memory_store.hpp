@@ -46,9 +46,6 @@ public:
                                                    TimePoint lease_until) override;
     JobsResult<void> set_progress(JobId id, std::string_view worker_id, double fraction,
                                   std::string_view message) override;
-    JobsResult<void> complete(JobId id, std::string_view worker_id,
-                              std::optional<std::string_view> result_json, TimePoint now,
-                              std::optional<TimePoint> expires_at) override;
     JobsResult<std::vector<JobsResult<void>>> complete_many(
         std::string_view worker_id, std::span<const Completion> completions,
         TimePoint now) override;

@@ -204,10 +204,10 @@ public:
     /// The attempt succeeded: state succeeded, `result` (JSON text, checked; nullopt keeps
     /// none), `finished_at` = `now`, the lease cleared, purged after `expires_at` (nullopt:
     /// kept until removed). `lease_lost` unless `worker_id` holds the lease; `not_found` for an
-    /// unknown id (e.g. removed while it ran).
-    virtual JobsResult<void> complete(JobId id, std::string_view worker_id,
-                                      std::optional<std::string_view> result_json, TimePoint now,
-                                      std::optional<TimePoint> expires_at) = 0;
+    /// unknown id (e.g. removed while it ran). `complete_many` of one job.
+    JobsResult<void> complete(JobId id, std::string_view worker_id,
+                              std::optional<std::string_view> result_json, TimePoint now,
+                              std::optional<TimePoint> expires_at);
 
     /// `complete` for several jobs of one worker in one atomic step, all finished at `now`.
     /// A busy worker gathers its finished jobs for a moment and completes them together: on

@@ -632,17 +632,6 @@ JobsResult<void> SqliteStore::set_progress(JobId id, std::string_view worker_id,
     });
 }
 
-JobsResult<void> SqliteStore::complete(JobId id, std::string_view worker_id,
-                                       std::optional<std::string_view> result_json,
-                                       TimePoint now, std::optional<TimePoint> expires_at) {
-    if (result_json) {
-        if (auto r = detail::check_json("result", *result_json); !r) return r;
-    }
-    return state_->change_job(id, [&](JobRecord& job) {
-        return detail::complete(job, worker_id, result_json, now, expires_at);
-    });
-}
-
 JobsResult<std::vector<JobsResult<void>>> SqliteStore::complete_many(
     std::string_view worker_id, std::span<const Completion> completions, TimePoint now) {
     return state_->write([&]() -> JobsResult<std::vector<JobsResult<void>>> {

@@ -251,11 +251,6 @@ public:
                                   std::string_view message) override {
         return inner_->set_progress(id, worker, fraction, message);
     }
-    JobsResult<void> complete(JobId id, std::string_view worker,
-                              std::optional<std::string_view> result, TimePoint now,
-                              std::optional<TimePoint> expires_at) override {
-        return inner_->complete(id, worker, result, now, expires_at);
-    }
     JobsResult<std::vector<JobsResult<void>>> complete_many(
         std::string_view worker, std::span<const Completion> completions,
         TimePoint now) override {
@@ -305,16 +300,8 @@ private:
     std::shared_ptr<Store> inner_;
 };
 
-Task<json::value> first_attempt_hangs(JobContext& job, json::value) {
-    if (job.attempt() == 1) {
-        ++g_started;
-        try {
-            co_await sleep_for(1h);
-        } catch (const boost::system::system_error&) {
-            ++g_saw_cancel;
-            throw;
-        }
-    }
+Task<json::value> first_attempt_hangs(JobContext& job, json::value args) {
+    if (job.attempt() == 1) co_await wait_forever(job, std::move(args));
     co_return json::value(job.attempt());
 }
 
