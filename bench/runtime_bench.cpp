@@ -33,6 +33,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <afterwork/runtime/blocking_pool.hpp>
+#include <afterwork/runtime/event.hpp>
 #include <afterwork/runtime/loop.hpp>
 #include <afterwork/runtime/offload.hpp>
 #include <afterwork/runtime/sleep.hpp>
@@ -52,6 +53,7 @@ constexpr std::size_t kSpawnTasks = 200'000;  // the peer's default --n
 constexpr std::size_t kIdleTasks = 200'000;   // the peer measures idle memory with --n too
 
 Task<void> noop() { co_return; }
+asio::awaitable<void> asio_noop() { co_return; }
 
 // ---- latency samples --------------------------------------------------------------------
 
@@ -80,7 +82,7 @@ struct Samples {
 
 // asyncio's `[create_task(noop()) for _ in range(n)]` then `gather(*tasks)`.
 Task<void> spawn_and_wait_all(std::size_t n) {
-    afterwork::Executor executor = co_await asio::this_coro::executor;
+    afterwork::Executor executor = co_await afterwork::current_executor();
     std::vector<TaskHandle<void>> handles;
     handles.reserve(n);
     for (std::size_t i = 0; i < n; ++i) handles.push_back(afterwork::spawn(executor, noop()));
@@ -155,7 +157,7 @@ void spawn_complete_bare_co_spawn(benchmark::State& state) {
     for (auto _ : state) {
         const auto start = Clock::now();
         for (std::size_t i = 0; i < n; ++i) {
-            asio::co_spawn(context, noop(), [&ended](const std::exception_ptr&) { ++ended; });
+            asio::co_spawn(context, asio_noop(), [&ended](const std::exception_ptr&) { ++ended; });
         }
         context.run();
         context.restart();
@@ -237,9 +239,12 @@ void run_on_loop_to_loop(benchmark::State& state) {
 
 // ---- 4. memory per idle suspended task --------------------------------------------------
 
-// asyncio.Event's analogue in Asio: one timer that never expires, many waiters, all resumed
-// by `cancel()` (its operation_aborted is the "set" signal, so the tasks end normally).
-Task<void> wait_event(asio::steady_timer& event) {
+// asyncio's `await event.wait()`: one afterwork::Event, many waiters, released by `set()`.
+Task<void> wait_event(afterwork::Event& event) { co_await event.wait(); }
+
+// The same in plain Asio, for its floor: one timer that never expires, many waiters, all
+// resumed by `cancel()` (its operation_aborted is the "set" signal).
+asio::awaitable<void> asio_wait_event(asio::steady_timer& event) {
     boost::system::error_code ec;
     co_await event.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
@@ -249,7 +254,7 @@ Task<void> sleep_a_day() { co_await afterwork::sleep_for(24h); }
 Task<void> wait_for_task(TaskHandle<void> other) { co_await other.wait(); }
 
 enum class Idle {
-    event,          // awaiting a shared never-expiring timer; released by cancelling the timer
+    event,          // awaiting a shared afterwork::Event; released by setting it
     sleep,          // each in sleep_for(24h); released by cancelling every handle
     wait_handle,    // each awaiting another task's handle; released by cancelling that task
     bare_co_spawn,  // as `event`, but a bare co_spawn without handle or cell: Asio's floor
@@ -262,7 +267,7 @@ std::size_t heap_in_use() {
     return info.uordblks + info.hblkhd;
 }
 
-// Heap growth per suspended task: its TaskHandle (16 bytes in the caller's vector, as the
+// Heap growth per suspended task: its TaskHandle (8 bytes in the caller's vector, as the
 // peer counts its list of tasks) + the task cell + the coroutine frames + the pending wait.
 // Then releases them all, checks that every task ended as expected and that the heap is back
 // where it was once the loop is gone (residual_bytes; ~0 means nothing leaked).
@@ -275,7 +280,8 @@ void idle_task_memory(benchmark::State& state, Idle idle) {
         {
             asio::io_context context(1);
             const afterwork::Executor executor = context.get_executor();
-            asio::steady_timer event(context, asio::steady_timer::time_point::max());
+            afterwork::Event event;
+            asio::steady_timer asio_event(context, asio::steady_timer::time_point::max());
             TaskHandle<void> gate = afterwork::spawn(executor, sleep_a_day());
             // Warm up what a loop creates once (timer queue, services) so it is not counted.
             afterwork::spawn(executor, noop());
@@ -298,7 +304,7 @@ void idle_task_memory(benchmark::State& state, Idle idle) {
                         break;
                     case Idle::bare_co_spawn:
                         asio::co_spawn(executor,
-                                       wait_event(event),
+                                       asio_wait_event(asio_event),
                                        [&ended](const std::exception_ptr&) { ++ended; });
                         break;
                 }
@@ -315,8 +321,8 @@ void idle_task_memory(benchmark::State& state, Idle idle) {
 
             const auto expected = idle == Idle::event ? TaskState::succeeded : TaskState::cancelled;
             switch (idle) {
-                case Idle::event:
-                case Idle::bare_co_spawn: event.cancel(); break;
+                case Idle::event: event.set(); break;
+                case Idle::bare_co_spawn: asio_event.cancel(); break;
                 case Idle::sleep:
                     for (const auto& handle : handles) handle.cancel();
                     break;

@@ -10,10 +10,10 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/use_future.hpp>
-#include <boost/asio/co_spawn.hpp>
+
+#include <afterwork/runtime/use_task.hpp>
+
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -219,7 +219,7 @@ Task<void> run_lifespan(AppCore* app) {
 Task<void> watch_signals(AppCore* app, std::shared_ptr<asio::signal_set> signals) {
     for (;;) {
         boost::system::error_code ec;
-        int signal = co_await signals->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        int signal = co_await signals->async_wait(asio::redirect_error(use_task, ec));
         if (ec) co_return;
         std::lock_guard lock(app->mutex);
         if (!app->stop_requested) {
@@ -242,6 +242,7 @@ AppCore::AppCore(App& owner) : app(owner) {
         std::lock_guard lock(jobs_mutex);
         return jobs_locked();
     };
+    spawned.on_empty([this] { notify(); });
 }
 
 AppCore::~AppCore() = default;
@@ -357,28 +358,12 @@ void AppCore::run_hooks(const std::vector<App::Hook>& hooks, bool shutdown) {
     if (hooks.empty()) return;
     std::vector<App::Hook> ordered = hooks;
     if (shutdown) std::reverse(ordered.begin(), ordered.end());
-    auto failure = asio::co_spawn(loops.front()->executor(),
-                                  run_hook_list(this, std::move(ordered), shutdown),
-                                  asio::use_future)
-                       .get();
+    auto failure =
+        afterwork::spawn(loops.front()->executor(), run_hook_list(this, std::move(ordered), shutdown))
+            .get();
     if (!failure.empty()) throw std::runtime_error(failure);
 }
 
-std::size_t AppCore::running_tracked() {
-    std::lock_guard lock(tracked_mutex);
-    std::erase_if(tracked_tasks, [](const auto& weak) {
-        auto task = weak.lock();
-        return !task || task->done();
-    });
-    return tracked_tasks.size();
-}
-
-void AppCore::cancel_tracked() {
-    std::lock_guard lock(tracked_mutex);
-    for (auto& weak : tracked_tasks) {
-        if (auto task = weak.lock()) task->cancel(CancelReason::shutdown);
-    }
-}
 
 void AppCore::start_recurring() {
     {
@@ -506,15 +491,15 @@ void AppCore::stop_ladder() {
     //    cancelled (they see it and clean up) or, not started yet, abandoned.
     background_group->close();
     auto no_pending = [&] {
-        return background.pending.load() == 0 && running_tracked() == 0;
+        return background.pending.load() == 0 && spawned.size() == 0;
     };
     if (!wait_until(deadline, no_pending)) {
         spdlog::warn(
             "{} background task(s) and {} tracked task(s) still running after the drain "
             "timeout: cancelling",
-            background.pending.load(), running_tracked());
+            background.pending.load(), spawned.size());
         background_group->cancel_all();
-        cancel_tracked();
+        spawned.cancel_all(CancelReason::shutdown);
         background_pool->drop_pending();
         {
             std::lock_guard lock(mutex);
@@ -648,19 +633,6 @@ Executor App::spawn_executor() {
     return core.loops[core.next_spawn_loop.fetch_add(1) % core.loops.size()]->executor();
 }
 
-void App::track(detail::TaskCore& task) {
-    auto& core = *core_;
-    std::lock_guard lock(core.tracked_mutex);
-    // Keep the list short: forget tasks that ended.
-    if (core.tracked_tasks.size() >= 64 && core.tracked_tasks.size() % 64 == 0) {
-        std::erase_if(core.tracked_tasks, [](const auto& weak) {
-            auto alive = weak.lock();
-            return !alive || alive->done();
-        });
-    }
-    core.tracked_tasks.push_back(task.weak_from_this());
-}
-
 std::vector<RecurringStatus> App::recurring_status() const {
     std::vector<RecurringStatus> list;
     for (const auto& task : core_->periodic_tasks) list.push_back(task.status());
@@ -668,11 +640,13 @@ std::vector<RecurringStatus> App::recurring_status() const {
     return list;
 }
 
+TaskGroup& App::spawned_group() noexcept { return core_->spawned; }
+
 State& App::state() noexcept { return core_->state; }
 
 Task<void> App::serving() {
     auto& core = *core_;
-    asio::steady_timer timer(co_await asio::this_coro::executor,
+    asio::steady_timer timer(co_await current_executor(),
                              asio::steady_timer::time_point::max());
     {
         std::lock_guard lock(core.mutex);
@@ -682,7 +656,7 @@ Task<void> App::serving() {
         core.changed.notify_all();
     }
     boost::system::error_code ignored;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    co_await timer.async_wait(asio::redirect_error(use_task, ignored));
     std::lock_guard lock(core.mutex);
     core.serving_timer = nullptr;
     if (!core.shutdown_started) {

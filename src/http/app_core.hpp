@@ -104,14 +104,10 @@ struct AppCore {
     // Started after the startup hooks, stopped in the shutdown ladder; read-only in between.
     std::vector<PeriodicTask> periodic_tasks;
     std::vector<Supervisor> supervisors;
-    // Tasks started with App::spawn, until they end. Their own lock: the lifecycle waits test
-    // them while holding `mutex`.
-    std::mutex tracked_mutex;
-    std::vector<std::weak_ptr<TaskCore>> tracked_tasks;
+    // Tasks started with App::spawn: the app's own group. It wakes the lifecycle waiters
+    // when it empties.
+    TaskGroup spawned{"app"};
     std::atomic<std::size_t> next_spawn_loop{0};
-    /// How many tracked tasks are still running (drops the ended ones).
-    std::size_t running_tracked();
-    void cancel_tracked();
     BackgroundCounters background;
     BackgroundGate background_gate;
     std::atomic<std::uint64_t> request_counter{0};

@@ -12,8 +12,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
+
+#include <afterwork/runtime/use_task.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
@@ -30,7 +30,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using asio::as_tuple;
-using asio::use_awaitable;
+using afterwork::use_task;
 
 struct Server::Connection {
     explicit Connection(Tcp::socket s) : socket(std::move(s)) {}
@@ -193,13 +193,13 @@ Task<void> Server::accept_loop(Tcp::acceptor acceptor) {
     while (!stopping_) {
         std::size_t index = next_loop_++ % app_.loops.size();
         Executor executor = app_.loops[index]->executor();
-        auto [ec, socket] = co_await acceptor.async_accept(executor, as_tuple(use_awaitable));
+        auto [ec, socket] = co_await acceptor.async_accept(executor, as_tuple(use_task));
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
             // Out of descriptors or similar: back off instead of spinning on the error.
             spdlog::warn("accept failed: {}; retrying in 50 ms", ec.message());
             backoff.expires_after(std::chrono::milliseconds(50));
-            co_await backoff.async_wait(as_tuple(use_awaitable));
+            co_await backoff.async_wait(as_tuple(use_task));
             continue;
         }
         connections_.fetch_add(1);
@@ -214,7 +214,7 @@ Task<boost::system::error_code> Server::read_more(Connection& connection,
     connection.deadline = deadline;
     auto [ec, n] = co_await connection.socket.async_read_some(
         buffer.prepare(std::max<std::size_t>(4096, buffer.capacity() - buffer.size())),
-        as_tuple(use_awaitable));
+        as_tuple(use_task));
     connection.deadline = Clock::time_point::max();
     if (connection.timed_out) co_return beast::error::timeout;
     if (!ec) buffer.commit(n);
@@ -224,7 +224,7 @@ Task<boost::system::error_code> Server::read_more(Connection& connection,
 Task<boost::system::error_code> Server::write_output(Connection& connection) {
     connection.deadline = Clock::now() + app_.options.limits.write_timeout;
     auto [ec, n] = co_await asio::async_write(connection.socket, asio::buffer(connection.output),
-                                              as_tuple(use_awaitable));
+                                              as_tuple(use_task));
     connection.deadline = Clock::time_point::max();
     if (connection.timed_out) co_return beast::error::timeout;
     co_return ec;
@@ -245,11 +245,11 @@ Task<void> Server::sweep(std::size_t loop_index) {
                               limits.write_timeout});
     const auto tick = std::clamp<std::chrono::milliseconds>(
         shortest / 4, std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
-    asio::steady_timer timer(co_await asio::this_coro::executor);
+    asio::steady_timer timer(co_await current_executor());
     auto& registry = registry_[loop_index];
     while (!(stopping_ && registry.empty())) {
         timer.expires_after(tick);
-        auto [ec] = co_await timer.async_wait(as_tuple(use_awaitable));
+        auto [ec] = co_await timer.async_wait(as_tuple(use_task));
         if (ec) break;
         const auto now = Clock::now();
         for (Connection* connection : registry) {

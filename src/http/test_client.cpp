@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include <boost/asio/co_spawn.hpp>
+#include <afterwork/runtime/task_handle.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/json/parse.hpp>
@@ -74,7 +74,7 @@ TestResponse TestClient::request(std::string_view method, std::string_view targe
     data->message.prepare_payload();
     auto& loop = *core.loops[next_loop_++ % core.loops.size()];
     data->executor = loop.executor();
-    return asio::co_spawn(loop.executor(), exchange(&core, data), asio::use_future).get();
+    return afterwork::spawn(loop.executor(), exchange(&core, data)).get();
 }
 
 TestResponse TestClient::get(std::string_view target, const Headers& headers) {

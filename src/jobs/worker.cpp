@@ -15,7 +15,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <afterwork/runtime/use_task.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/system/system_error.hpp>
 #include <fmt/format.h>
@@ -288,7 +288,7 @@ std::vector<JobId> ids_of(const std::vector<PendingCompletion>& batch) {
 Task<void> flush_completions(StatePtr state) {
     // Handlers that end at once end inside `spawn`, one after another in the same turn of the
     // loop: let that turn finish first so its completions go to the store as one batch.
-    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    co_await yield();
     for (;;) {
         std::vector<PendingCompletion> batch;
         {
@@ -648,7 +648,7 @@ JobsResult<std::optional<TimePoint>> next_due(StatePtr state) {
 }
 
 Task<void> claim_loop(StatePtr state) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
+    asio::steady_timer timer(co_await current_executor());
     struct Detach {
         Worker::State& state;
         ~Detach() {
@@ -713,7 +713,7 @@ Task<void> claim_loop(StatePtr state) {
             state->waiting = true;
         }
         timer.expires_after(wait);
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_await timer.async_wait(asio::as_tuple(use_task));
         std::lock_guard lock(state->mutex);
         state->waiting = false;
     }

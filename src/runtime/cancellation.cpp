@@ -1,21 +1,28 @@
 // SPDX-License-Identifier: MIT
 #include <afterwork/runtime/cancellation.hpp>
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/system/system_error.hpp>
-
 namespace afterwork::detail {
 
-Task<void> race_timer(Task<void> task, std::chrono::steady_clock::duration limit) {
-    using namespace boost::asio::experimental::awaitable_operators;
-    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, limit);
-    // The first to finish wins; the other is cancelled and awaited before we go on.
-    auto winner = co_await (std::move(task) || timer.async_wait(boost::asio::use_awaitable));
-    if (winner.index() == 1) {
-        throw boost::system::system_error(boost::asio::error::timed_out, "with_timeout");
+Task<bool> race_deadline(TaskCore& task, std::chrono::steady_clock::time_point deadline) {
+    bool on_time = true;
+    std::exception_ptr cancelled;
+    try {
+        on_time = co_await task.until_done_before(deadline, true) != Waiter::Outcome::timed_out;
+    } catch (...) {
+        cancelled = std::current_exception();  // the caller was cancelled
     }
+    if (cancelled) {
+        // So is the task it waits for: with the caller's reason, seen to its end first.
+        TaskCore& caller = co_await CurrentTask{};
+        task.cancel(caller.cancel_reason());
+        co_await task.until_done(false);
+        std::rethrow_exception(cancelled);
+    }
+    if (!on_time) {
+        task.cancel(CancelReason::deadline);
+        co_await task.until_done(false);
+    }
+    co_return on_time;
 }
 
 }  // namespace afterwork::detail

@@ -1,15 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include <afterwork/runtime/sleep.hpp>
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
+namespace afterwork::detail {
 
-namespace afterwork {
-
-Task<void> sleep_for(std::chrono::steady_clock::duration duration) {
-    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, duration);
-    co_await timer.async_wait(boost::asio::use_awaitable);
+void Yield::await_resume() const {
+    if (cancel_requested(*task)) throw_cancelled("yield cancelled");
 }
 
-}  // namespace afterwork
+}  // namespace afterwork::detail

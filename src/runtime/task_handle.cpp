@@ -8,16 +8,15 @@
 #include <stdexcept>
 #include <string>
 
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/execution_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/query.hpp>
+#include <boost/system/system_error.hpp>
 #include <spdlog/spdlog.h>
 
-#include "runtime/wait_list.hpp"
 #include "runtime/foreign_post.hpp"
+#include "runtime/task_group_state.hpp"
 
 namespace afterwork {
 
@@ -26,7 +25,6 @@ namespace asio = boost::asio;
 namespace {
 std::atomic<std::uint64_t> next_task_id{1};
 std::atomic<std::uint64_t> unobserved{0};
-
 }  // namespace
 
 std::string_view to_string(TaskState state) noexcept {
@@ -47,17 +45,40 @@ std::string_view to_string(CancelReason reason) noexcept {
         case CancelReason::deadline: return "deadline";
         case CancelReason::shutdown: return "shutdown";
         case CancelReason::abandoned: return "abandoned";
+        case CancelReason::lease_lost: return "lease_lost";
     }
     return "unknown";
 }
 
 std::uint64_t unobserved_failures() noexcept { return unobserved.load(); }
 
+bool is_cancellation(const std::exception_ptr& error) noexcept {
+    if (!error) return false;
+    try {
+        std::rethrow_exception(error);
+    } catch (const boost::system::system_error& e) {
+        return e.code() == asio::error::operation_aborted;
+    } catch (...) {
+        return false;
+    }
+}
+
+std::string describe_exception(const std::exception_ptr& error) {
+    if (!error) return {};
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "a non-standard exception";
+    }
+}
+
 namespace detail {
 
 namespace {
 
-// TaskCore::word_: the state in the low byte, the cancel reason in the next, then two flags.
+// TaskCore::word_: the state in the low byte, the cancel reason in the next, then flags.
 constexpr std::uint32_t kStateMask = 0xff;
 constexpr std::uint32_t kReasonShift = 8;
 constexpr std::uint32_t kReasonMask = 0xff << kReasonShift;
@@ -76,7 +97,7 @@ bool is_final(std::uint32_t word) noexcept {
 
 // Waiting needs a mutex and a condition variable, but only while someone waits: a task that
 // nobody waits for never touches them. So tasks share a fixed table of them, picked by the
-// core's address; a stripe's mutex guards the waiter lists of its cores, its condition
+// core's address; a stripe's mutex guards the waiter queues of its cores, its condition
 // variable wakes every blocking waiter of the stripe (each re-checks its own task). Never
 // destroyed: loop threads may finish tasks during static destruction.
 struct alignas(64) Stripe {
@@ -93,12 +114,123 @@ Stripe& stripe_of(const void* core) noexcept {
 }
 static_assert(kStripes == 64, "stripe_of takes the top 6 bits");
 
+std::exception_ptr aborted(const char* what) {
+    return std::make_exception_ptr(
+        boost::system::system_error(asio::error::operation_aborted, what));
+}
+
 }  // namespace
+
+// The live tasks of one execution context: an Asio service, so when the context is destroyed
+// with tasks still suspended on it (a loop stopped for good), their frames are destroyed and
+// their handles see them end as `abandoned` instead of waiting forever.
+class TaskRegistry final : public asio::execution_context::service {
+public:
+    static inline asio::execution_context::id id;
+
+    explicit TaskRegistry(asio::execution_context& context)
+        : asio::execution_context::service(context) {}
+    ~TaskRegistry() override { generation().fetch_add(1, std::memory_order_release); }
+
+    static std::atomic<std::uint64_t>& generation() noexcept {
+        static std::atomic<std::uint64_t> value{0};
+        return value;
+    }
+
+    static TaskRegistry& of(const Executor& executor) {
+        thread_local asio::execution_context* last_context = nullptr;
+        thread_local TaskRegistry* last_registry = nullptr;
+        thread_local std::uint64_t last_generation = 0;
+        auto& context = asio::query(executor, asio::execution::context);
+        const auto current = generation().load(std::memory_order_acquire);
+        if (&context != last_context || current != last_generation) {
+            last_registry = &asio::use_service<TaskRegistry>(context);
+            last_context = &context;
+            last_generation = current;
+        }
+        return *last_registry;
+    }
+
+    /// False once the context shuts down: nothing can run there any more.
+    bool add(TaskCore& task) noexcept {
+        std::lock_guard lock(mutex_);
+        if (stopped_) return false;
+        task.registry_previous_ = nullptr;
+        task.registry_next_ = first_;
+        if (first_) first_->registry_previous_ = &task;
+        first_ = &task;
+        task.registry_ = this;
+        return true;
+    }
+
+    void remove(TaskCore& task) noexcept {
+        std::lock_guard lock(mutex_);
+        unlink(task);
+    }
+
+private:
+    void unlink(TaskCore& task) noexcept {
+        if (task.registry_ != this) return;
+        if (task.registry_previous_) {
+            task.registry_previous_->registry_next_ = task.registry_next_;
+        } else {
+            first_ = task.registry_next_;
+        }
+        if (task.registry_next_) task.registry_next_->registry_previous_ = task.registry_previous_;
+        task.registry_ = nullptr;
+    }
+
+    void shutdown() override {
+        for (;;) {
+            TaskCore* task = nullptr;
+            {
+                std::lock_guard lock(mutex_);
+                stopped_ = true;
+                task = first_;
+                if (!task) return;
+                unlink(*task);
+            }
+            task->abandon();
+        }
+    }
+
+    std::mutex mutex_;
+    TaskCore* first_ = nullptr;
+    bool stopped_ = false;
+};
+
+// What the loop runs when a task starts: holds a reference until then, so a task whose loop
+// is destroyed before it ran still ends (abandoned) and frees its frame.
+struct TaskCore::Start {
+    explicit Start(TaskCore* task) noexcept : task(task) {}
+    Start(Start&& other) noexcept : task(std::exchange(other.task, nullptr)) {}
+    Start& operator=(Start&&) = delete;
+    ~Start() {
+        if (task) task->release();
+    }
+    void operator()() { std::exchange(task, nullptr)->run_root(); }
+    TaskCore* task;
+};
+
+// A cancellation on its way to the task's loop.
+struct TaskCore::Deliver {
+    explicit Deliver(TaskCore* task) noexcept : task(task) { task->add_ref(); }
+    Deliver(Deliver&& other) noexcept : task(std::exchange(other.task, nullptr)) {}
+    Deliver& operator=(Deliver&&) = delete;
+    ~Deliver() {
+        if (task) task->release();
+    }
+    void operator()() {
+        if (!task->done() && task->suspension_) task->suspension_->cancel();
+    }
+    TaskCore* task;
+};
 
 TaskCore::TaskCore(const Executor& executor, std::string name)
     : id_(next_task_id.fetch_add(1, std::memory_order_relaxed)),
       name_(name.empty() ? nullptr : new std::string(std::move(name))),
-      executor_(executor) {}
+      executor_(executor),
+      waiters_(stripe_of(this).mutex) {}
 
 TaskCore::~TaskCore() {
     // Nobody can observe it any more: report a failure nobody looked at.
@@ -108,7 +240,7 @@ TaskCore::~TaskCore() {
         spdlog::error("task {} ({}) failed and nobody awaited it: {}", name(), id_,
                       describe_exception(error_));
     }
-    delete waiters_;
+    if (root_) root_.destroy();  // launched on a loop that never ran it
     delete name_.load(std::memory_order_relaxed);
 }
 
@@ -141,7 +273,12 @@ CancelReason TaskCore::cancel_reason() const noexcept {
 
 bool TaskCore::done() const noexcept { return is_final(word_.load(std::memory_order_acquire)); }
 
+bool TaskCore::cancel_requested() const noexcept {
+    return (word_.load(std::memory_order_acquire) & kReasonMask) != 0;
+}
+
 bool TaskCore::cancel(CancelReason reason) noexcept {
+    if (reason == CancelReason::none) reason = CancelReason::user;
     // Record the first reason unless the task has finished; one CAS on the word that `finish`
     // changes too, so a cancel either comes before the end (true) or sees it (false).
     auto word = word_.load(std::memory_order_acquire);
@@ -152,26 +289,77 @@ bool TaskCore::cancel(CancelReason reason) noexcept {
         if (word_.compare_exchange_weak(word, wanted, std::memory_order_acq_rel)) break;
     }
     try {
-        // The signal belongs to the task's loop: emit it there, keeping the core alive.
-        detail::post_to_loop(executor_, [self = shared_from_this()] {
-            self->signal_.emit(asio::cancellation_type::terminal);
-        });
+        // Where the task waits belongs to its loop: end the wait there.
+        post_to_loop(executor_, Deliver(this));
     } catch (...) {
         return false;  // the loop is gone
     }
     return true;
 }
 
-void TaskCore::start() noexcept {
+void TaskCore::launch(std::coroutine_handle<> root) {
+    auto& promise = std::coroutine_handle<PromiseBase>::from_address(root.address()).promise();
+    promise.task = this;
+    root_ = root;
+    add_ref();  // the running task's reference, given up in finish()
+    if (!TaskRegistry::of(executor_).add(*this)) {
+        abandon();  // the loop is shutting down: nothing can run there
+        return;
+    }
+    add_ref();  // Start's
+    post_to_loop(executor_, Start(this));
+}
+
+void TaskCore::run_root() noexcept {
+    if (!root_) {  // abandoned meanwhile
+        release();
+        return;
+    }
+    if (cancel_requested()) {
+        // Cancelled before it started: it never runs.
+        if (registry_) registry_->remove(*this);
+        auto root = std::exchange(root_, nullptr);
+        root.destroy();
+        finish(aborted("task cancelled before it started"));
+        release();
+        return;
+    }
     auto word = word_.load(std::memory_order_relaxed);
     while (state_of(word) == TaskState::pending &&
            !word_.compare_exchange_weak(
                word, (word & ~kStateMask) | static_cast<std::uint32_t>(TaskState::running),
                std::memory_order_acq_rel)) {
     }
+    // Start's reference is handed to nobody: the running task holds its own until finish().
+    release();
+    root_.resume();
 }
 
-void TaskCore::finish(std::exception_ptr error) {
+void root_finished(TaskCore& task, std::coroutine_handle<> root) noexcept {
+    auto& promise = std::coroutine_handle<PromiseBase>::from_address(root.address()).promise();
+    std::exception_ptr error = std::move(promise.error);
+    if (!error) task.collect(root);
+    task.root_ = nullptr;
+    root.destroy();
+    if (task.registry_) task.registry_->remove(task);
+    task.finish(std::move(error));
+}
+
+void TaskCore::abandon() noexcept {
+    // The context is going away: no thread runs it, so the frame is not running either.
+    if (!root_) return;
+    auto word = word_.load(std::memory_order_acquire);
+    while ((word & kReasonMask) == 0 && !is_final(word) &&
+           !word_.compare_exchange_weak(
+               word, word | (static_cast<std::uint32_t>(CancelReason::abandoned) << kReasonShift),
+               std::memory_order_acq_rel)) {
+    }
+    auto root = std::exchange(root_, nullptr);
+    root.destroy();
+    finish(aborted("task abandoned: its loop was destroyed"));
+}
+
+void TaskCore::finish(std::exception_ptr error) noexcept {
     finished_at_ = std::chrono::system_clock::now().time_since_epoch().count();
     TaskState state = TaskState::succeeded;
     if (error) {
@@ -182,50 +370,49 @@ void TaskCore::finish(std::exception_ptr error) {
             error_ = std::move(error);
         }
     }
+    // The group hears of the end first (its error callback may mark the failure observed),
+    // then the state is published.
+    if (group_) group_->before_finish(*this, state == TaskState::failed ? error_ : nullptr);
     // Release: the error, the finish time and the result are published with the state.
     auto word = word_.load(std::memory_order_relaxed);
     while (!word_.compare_exchange_weak(word,
                                         (word & ~kStateMask) | static_cast<std::uint32_t>(state),
                                         std::memory_order_acq_rel)) {
     }
-    if ((word & kWaited) == 0) return;
-    // A waiter set kWaited under the stripe lock before our exchange, so it has registered
-    // (or is about to block in the condition variable, which releases that lock): taking the
-    // lock here orders the wake-up after it.
-    Stripe& stripe = stripe_of(this);
-    {
-        std::lock_guard lock(stripe.mutex);
-        if (waiters_) waiters_->wake_all();
+    if (group_) group_->finished(*this);
+    if ((word & kWaited) != 0) {
+        // A waiter set kWaited under the stripe lock before our exchange, so it has registered
+        // (or is about to block in the condition variable, which releases that lock): taking
+        // the lock here orders the wake-up after it.
+        Stripe& stripe = stripe_of(this);
+        {
+            std::lock_guard lock(stripe.mutex);
+            waiters_.wake_all();
+        }
+        stripe.finished.notify_all();
     }
-    stripe.finished.notify_all();
+    release();  // the running task's reference
 }
 
-bool TaskCore::mark_waited() noexcept {
-    auto word = word_.load(std::memory_order_acquire);
+// A waiter's ready check, under the stripe lock: done, or marked as waited for.
+bool TaskCore::is_done(const void* core) noexcept {
+    auto* self = const_cast<TaskCore*>(static_cast<const TaskCore*>(core));
+    auto word = self->word_.load(std::memory_order_acquire);
     for (;;) {
-        if (is_final(word)) return false;
-        if ((word & kWaited) != 0) return true;
-        if (word_.compare_exchange_weak(word, word | kWaited, std::memory_order_acq_rel)) {
-            return true;
+        if (is_final(word)) return true;
+        if ((word & kWaited) != 0) return false;
+        if (self->word_.compare_exchange_weak(word, word | kWaited, std::memory_order_acq_rel)) {
+            return false;
         }
     }
 }
 
-Task<void> TaskCore::until_done(bool cancellable) {
-    if (done()) co_return;
-    Executor executor = co_await asio::this_coro::executor;
-    std::shared_ptr<WaitList::Waiter> waiter;
-    {
-        std::lock_guard lock(stripe_of(this).mutex);
-        if (!mark_waited()) co_return;
-        if (!waiters_) waiters_ = new WaitList;
-        waiter = waiters_->add(executor);
-    }
-    co_await WaitList::sleep(*waiter, cancellable);
-    if (!done()) {
-        throw boost::system::system_error(asio::error::operation_aborted,
-                                          "wait for task " + name() + " cancelled");
-    }
+Waiter TaskCore::until_done(bool cancellable) noexcept {
+    return Waiter(waiters_, &TaskCore::is_done, this, cancellable);
+}
+
+Waiter TaskCore::until_done_before(SteadyTime deadline, bool cancellable) noexcept {
+    return Waiter(&waiters_, &TaskCore::is_done, this, cancellable, deadline);
 }
 
 bool TaskCore::wait_blocking(std::optional<std::chrono::steady_clock::duration> timeout) {
@@ -236,7 +423,7 @@ bool TaskCore::wait_blocking(std::optional<std::chrono::steady_clock::duration> 
     if (done()) return true;
     Stripe& stripe = stripe_of(this);
     std::unique_lock lock(stripe.mutex);
-    if (!mark_waited()) return true;
+    word_.fetch_or(kWaited, std::memory_order_acq_rel);
     auto finished = [this] { return done(); };
     if (!timeout) {
         stripe.finished.wait(lock, finished);
@@ -265,37 +452,25 @@ std::exception_ptr TaskCore::error() noexcept {
     return error_;
 }
 
+void TaskCore::mark_observed() noexcept { word_.fetch_or(kObserved, std::memory_order_relaxed); }
+
+void set_suspension(TaskCore& task, Suspension* suspension) noexcept {
+    task.suspension_ = suspension;
+}
+
+bool cancel_requested(const TaskCore& task) noexcept { return task.cancel_requested(); }
+
+const Executor& executor_of(const TaskCore& task) noexcept { return task.executor(); }
+
 namespace {
-
-// What co_spawn calls on the loop when the task first runs: marks it running, hands over the
-// body. One small object instead of a wrapper coroutine frame around the body.
-struct Starter {
-    TaskCore* core;  // alive: the completion handler owns it
-    Task<void> body;
-    Task<void> operator()() {
-        core->start();
-        return std::move(body);
-    }
+struct Resume {
+    std::coroutine_handle<> handle;
+    void operator()() const { handle.resume(); }
 };
-
-// co_spawn's completion handler: records the outcome. It names its cancellation slot itself
-// rather than through bind_cancellation_slot, whose binder hides that the handler has no
-// associated executor: co_spawn then keeps a smaller proxy (no executor copy, 32 B instead of
-// 96 B a task) and emits on the spot instead of dispatching, as the emission already runs on
-// the task's loop.
-struct Completion {
-    using cancellation_slot_type = asio::cancellation_slot;
-    cancellation_slot_type get_cancellation_slot() const noexcept { return core->signal().slot(); }
-    void operator()(std::exception_ptr error) { core->finish(std::move(error)); }
-    std::shared_ptr<TaskCore> core;
-};
-
 }  // namespace
 
-void launch(std::shared_ptr<TaskCore> core, Task<void> body) {
-    TaskCore* raw = core.get();
-    // The slot is bound before the coroutine can run; signal and coroutine share the loop.
-    asio::co_spawn(raw->executor(), Starter{raw, std::move(body)}, Completion{std::move(core)});
+void resume_on(TaskCore& task, std::coroutine_handle<> handle) {
+    post_to_loop(task.executor(), Resume{handle});
 }
 
 }  // namespace detail

@@ -14,7 +14,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <afterwork/runtime/use_task.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -345,7 +345,7 @@ void persist(const std::shared_ptr<Scheduler::State>& state, const std::vector<s
 }
 
 Task<void> firing_loop(std::shared_ptr<Scheduler::State> state) {
-    const Executor executor = co_await asio::this_coro::executor;
+    const Executor executor = co_await current_executor();
     asio::steady_timer timer(executor);
     Scheduler::State::LoopLink link{executor, &timer};
     struct Detach {
@@ -423,7 +423,7 @@ Task<void> firing_loop(std::shared_ptr<Scheduler::State> state) {
         } else {
             timer.expires_at(std::chrono::steady_clock::time_point::max());
         }
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_await timer.async_wait(asio::as_tuple(use_task));
     }
 }
 

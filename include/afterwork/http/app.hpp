@@ -63,6 +63,7 @@
 #include <afterwork/jobs/worker.hpp>
 #include <afterwork/runtime/recurring.hpp>
 #include <afterwork/runtime/task.hpp>
+#include <afterwork/runtime/task_group.hpp>
 #include <afterwork/runtime/task_handle.hpp>
 #include <afterwork/schedule/scheduler.hpp>
 
@@ -288,9 +289,7 @@ public:
     /// throws std::logic_error when the app is not serving.
     template <class T>
     TaskHandle<T> spawn(Task<T> task, SpawnOptions options = {}) {
-        auto handle = afterwork::spawn(spawn_executor(), std::move(task), std::move(options));
-        track(handle.core());
-        return handle;
+        return spawned_group().spawn(spawn_executor(), std::move(task), std::move(options.name));
     }
 
     /// Every periodic and supervised task with its state, runs, failures and next run.
@@ -327,7 +326,7 @@ private:
     void add_startup(Hook hook);
     void add_shutdown(Hook hook);
     Executor spawn_executor();
-    void track(detail::TaskCore& task);
+    TaskGroup& spawned_group() noexcept;
     void add_periodic(std::chrono::milliseconds interval, std::string name,
                       RecurringFunction function, PeriodicOptions options);
     void add_supervised(std::string name, RecurringFunction factory, SupervisorOptions options);

@@ -2,21 +2,62 @@
 #pragma once
 
 /// @file
-/// `sleep_for(duration)`: suspend the calling coroutine without blocking its loop.
+/// `sleep_for(duration)`, `sleep_until(deadline)`: suspend the calling task without blocking
+/// its loop; `yield()`: let the loop run what else is ready first.
+///
+/// A sleep allocates nothing: the timer node lives in the sleeping coroutine's frame and the
+/// loop keeps one Asio timer for all of its sleepers.
 ///
 /// @par Cancellation
-/// Honours terminal (and, where the caller enabled them, partial and total) cancellation: the
-/// sleep then ends with `operation_aborted`.
+/// A sleep honours the task's cancellation: it ends with `operation_aborted`. `yield()`
+/// does too.
 ///
 /// @par Thread safety
-/// Safe from any coroutine; it resumes on the caller's executor.
+/// Safe from any task; it resumes on the task's executor.
 
 #include <chrono>
 
+#include <afterwork/detail/waiter.hpp>
 #include <afterwork/runtime/task.hpp>
 
 namespace afterwork {
 
-Task<void> sleep_for(std::chrono::steady_clock::duration duration);
+namespace detail {
+struct Sleep : Waiter {
+    using Waiter::Waiter;
+    void await_resume() { Waiter::await_resume(); }
+};
+
+struct Yield {
+    TaskCore* task = nullptr;
+    bool await_ready() const noexcept { return false; }
+    template <TaskPromise P>
+    void await_suspend(std::coroutine_handle<P> self) {
+        task = self.promise().task;
+        resume_on(*task, self);
+    }
+    void await_resume() const;
+};
+}  // namespace detail
+
+/// `co_await sleep_until(deadline)` (steady clock).
+[[nodiscard]] inline detail::Sleep sleep_until(std::chrono::steady_clock::time_point deadline) noexcept {
+    return detail::Sleep(nullptr, nullptr, nullptr, true, deadline);
+}
+
+/// `co_await sleep_for(duration)`; a duration of zero or less still suspends until the
+/// loop's timers are next looked at.
+[[nodiscard]] inline detail::Sleep sleep_for(std::chrono::steady_clock::duration duration) noexcept {
+    return sleep_until(std::chrono::steady_clock::now() + duration);
+}
+
+/// `co_await sleep_until(timers, deadline)`: on another time base (a manual clock in tests).
+[[nodiscard]] inline detail::Sleep sleep_until(detail::TimerQueue& timers,
+                                               std::chrono::steady_clock::time_point deadline) noexcept {
+    return detail::Sleep(timers, deadline, true);
+}
+
+/// `co_await yield()`: resumes after the handlers already queued on the loop.
+[[nodiscard]] inline detail::Yield yield() noexcept { return {}; }
 
 }  // namespace afterwork

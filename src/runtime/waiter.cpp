@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+#include <afterwork/detail/waiter.hpp>
+
+#include <boost/asio/error.hpp>
+#include <boost/system/system_error.hpp>
+
+namespace afterwork::detail {
+
+[[noreturn]] void throw_cancelled(const char* what) {
+    throw boost::system::system_error(boost::asio::error::operation_aborted, what);
+}
+
+// ---- WaitQueue ---------------------------------------------------------------------------
+
+void WaitQueue::push(Waiter& waiter) noexcept {
+    waiter.previous_ = last_;
+    waiter.next_ = nullptr;
+    if (last_) {
+        last_->next_ = &waiter;
+    } else {
+        first_ = &waiter;
+    }
+    last_ = &waiter;
+    waiter.linked_ = true;
+}
+
+void WaitQueue::erase(Waiter& waiter) noexcept {
+    if (!waiter.linked_) return;
+    if (waiter.previous_) {
+        waiter.previous_->next_ = waiter.next_;
+    } else {
+        first_ = waiter.next_;
+    }
+    if (waiter.next_) {
+        waiter.next_->previous_ = waiter.previous_;
+    } else {
+        last_ = waiter.previous_;
+    }
+    waiter.linked_ = false;
+}
+
+void WaitQueue::wake_all() noexcept {
+    Waiter* waiter = first_;
+    first_ = last_ = nullptr;
+    while (waiter) {
+        Waiter* next = waiter->next_;
+        waiter->linked_ = false;
+        // A waiter claimed by its deadline or a cancellation is resuming already; it finds
+        // itself unlinked (under this lock) and leaves the list alone.
+        if (waiter->claim(Waiter::Outcome::woken)) {
+            try {
+                resume_on(*waiter->task_, waiter->handle_);
+            } catch (...) {
+                // The loop is gone: its frames are destroyed with it.
+            }
+        }
+        waiter = next;
+    }
+}
+
+// ---- Waiter ------------------------------------------------------------------------------
+
+bool Waiter::claim(Outcome outcome) noexcept {
+    auto expected = Outcome::pending;
+    return outcome_.compare_exchange_strong(expected, outcome, std::memory_order_acq_rel);
+}
+
+bool Waiter::suspend(TaskCore& task, std::coroutine_handle<> handle) {
+    task_ = &task;
+    handle_ = handle;
+    if (system_deadline_) timers_ = &system_timers(executor_of(task));
+    if (cancellable_ && cancel_requested(task)) {
+        outcome_.store(Outcome::cancelled, std::memory_order_relaxed);
+        return false;
+    }
+    if (queue_) {
+        std::lock_guard lock(queue_->lock());
+        if (ready_(owner_)) {
+            outcome_.store(Outcome::ready, std::memory_order_relaxed);
+            return false;
+        }
+        queue_->push(*this);
+    }
+    if (cancellable_) set_suspension(task, this);
+    if (timers_) {
+        TimerNode::fire = &Waiter::on_deadline;
+        // A deadline in the past fires at the timer queue's next turn, never here: the
+        // coroutine is not suspended until this function returns.
+        timers_->add(*this);
+    }
+    return true;
+}
+
+Waiter::Outcome Waiter::await_resume() {
+    const auto outcome = outcome_.load(std::memory_order_acquire);
+    if (outcome == Outcome::ready) return outcome;
+    if (cancellable_ && outcome != Outcome::cancelled) set_suspension(*task_, nullptr);
+    if (timers_) timers_->remove(*this);
+    if (outcome == Outcome::cancelled) throw_cancelled("wait cancelled");
+    return outcome;
+}
+
+void Waiter::cancel() noexcept {
+    if (!claim(Outcome::cancelled)) return;
+    set_suspension(*task_, nullptr);
+    if (queue_) {
+        std::lock_guard lock(queue_->lock());
+        queue_->erase(*this);
+    }
+    if (timers_) timers_->remove(*this);
+    // On the task's loop already (a cancellation is delivered there): resume in place.
+    handle_.resume();
+}
+
+void Waiter::on_deadline(TimerNode& node) noexcept {
+    auto& waiter = static_cast<Waiter&>(node);
+    if (!waiter.claim(Outcome::timed_out)) return;
+    if (waiter.queue_) {
+        std::lock_guard lock(waiter.queue_->lock());
+        waiter.queue_->erase(waiter);
+    }
+    try {
+        resume_on(*waiter.task_, waiter.handle_);
+    } catch (...) {
+    }
+}
+
+Waiter::~Waiter() {
+    // Only a frame destroyed while suspended (its loop went away) still has work here.
+    if (outcome_.load(std::memory_order_acquire) != Outcome::pending || task_ == nullptr) return;
+    claim(Outcome::cancelled);
+    if (queue_) {
+        std::lock_guard lock(queue_->lock());
+        queue_->erase(*this);
+    }
+    if (timers_) timers_->remove(*this);
+}
+
+}  // namespace afterwork::detail
