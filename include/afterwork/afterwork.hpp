@@ -11,12 +11,12 @@
 /// As stated by each type's own header.
 
 #include <afterwork/http/app.hpp>
+#include <afterwork/http/app_state.hpp>
 #include <afterwork/http/background_tasks.hpp>
 #include <afterwork/http/errors.hpp>
 #include <afterwork/http/json_binding.hpp>
 #include <afterwork/http/request.hpp>
 #include <afterwork/http/response.hpp>
-#include <afterwork/http/state.hpp>
 #include <afterwork/jobs/job.hpp>
 #include <afterwork/jobs/job_context.hpp>
 #include <afterwork/jobs/job_json.hpp>

@@ -668,7 +668,7 @@ std::vector<RecurringStatus> App::recurring_status() const {
     return list;
 }
 
-State& App::state() noexcept { return core_->state; }
+AppState& App::state() noexcept { return core_->state; }
 
 Task<void> App::serving() {
     auto& core = *core_;

@@ -54,11 +54,11 @@
 #include <boost/json/value.hpp>
 
 #include <afterwork/detail/unique_function.hpp>
+#include <afterwork/http/app_state.hpp>
 #include <afterwork/http/background_tasks.hpp>
 #include <afterwork/http/errors.hpp>
 #include <afterwork/http/request.hpp>
 #include <afterwork/http/response.hpp>
-#include <afterwork/http/state.hpp>
 #include <afterwork/jobs/queue.hpp>
 #include <afterwork/jobs/worker.hpp>
 #include <afterwork/runtime/recurring.hpp>
@@ -226,7 +226,8 @@ public:
     /// Inside the lifespan coroutine: marks startup complete and suspends until shutdown.
     Task<void> serving();
 
-    State& state() noexcept;
+    /// The app's shared objects, set up at startup (see app_state.hpp).
+    AppState& state() noexcept;
 
     /// Runs `function` (a coroutine `Task<void>()` or a plain `void()`, the latter on the
     /// blocking pool) every `interval` while the app serves: started after the startup,
