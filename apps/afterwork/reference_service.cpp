@@ -220,8 +220,8 @@ Task<void> weekly_report() {
     co_return;
 }
 
-// An instant of a scheduled job in the job's own zone, with the offset
-// ("2026-11-23T09:00:00+05:30"); null when there is none (a paused job's next run).
+// An instant of a schedule in the schedule's own zone, with the offset
+// ("2026-11-23T09:00:00+05:30"); null when there is none (a paused schedule's next run).
 boost::json::value local_time_json(const std::optional<TimePoint>& instant,
                                    const TimeZone& zone) {
     if (!instant) return nullptr;
@@ -438,8 +438,8 @@ void build_reference_service(App& app, ReferenceOptions options) {
 
     // The zone is checked before anything touches the disk, so a typo fails cleanly.
     TimeZone::locate(options.cron_time_zone);
-    // Schedules persist in the service's database, so a restart resumes each cron job where
-    // it was instead of forgetting an occurrence that came while it was down.
+    // Schedules persist in the service's database, so a restart resumes each cron schedule
+    // where it was instead of forgetting an occurrence that came while it was down.
     std::error_code created;
     std::filesystem::create_directories(options.data_dir, created);
     if (created) {
@@ -589,37 +589,38 @@ void build_reference_service(App& app, ReferenceOptions options) {
     // The article's listing, field for field.
     app.get("/jobs", [](Request& request) -> Task<Response> {
         boost::json::array list;
-        for (const auto& job : request.app().scheduler().jobs()) {
-            list.push_back({{"id", job.id},
-                            {"name", job.name},
-                            {"next_run", local_time_json(job.next_run, job.zone)}});
+        for (const auto& schedule : request.app().scheduler().schedules()) {
+            list.push_back({{"id", schedule.id},
+                            {"name", schedule.name},
+                            {"next_run", local_time_json(schedule.next_run, schedule.zone)}});
         }
         co_return json_response(list);
     });
 
-    // Everything the scheduler knows about each job.
+    // Everything the scheduler knows about each schedule.
     app.get("/schedules", [](Request& request) -> Task<Response> {
         boost::json::array list;
-        for (const auto& job : request.app().scheduler().jobs()) {
+        for (const auto& schedule : request.app().scheduler().schedules()) {
             boost::json::object item{
-                {"id", job.id},
-                {"name", job.name},
-                {"trigger", job.trigger},
-                {"description", job.description},
-                {"time_zone", job.zone.name()},
-                {"next_run", local_time_json(job.next_run, job.zone)},
-                {"last_run", local_time_json(job.last_run, job.zone)},
-                {"last_outcome", to_string(job.last_outcome)},
+                {"id", schedule.id},
+                {"name", schedule.name},
+                {"trigger", schedule.trigger},
+                {"description", schedule.description},
+                {"time_zone", schedule.zone.name()},
+                {"next_run", local_time_json(schedule.next_run, schedule.zone)},
+                {"last_run", local_time_json(schedule.last_run, schedule.zone)},
+                {"last_outcome", to_string(schedule.last_outcome)},
                 {"last_error",
-                 job.last_error ? boost::json::value(*job.last_error)
+                 schedule.last_error ? boost::json::value(*schedule.last_error)
                                 : boost::json::value(nullptr)},
-                {"paused", job.paused},
-                {"running", job.running},
-                {"runs", job.runs},
-                {"failures", job.failures},
-                {"missed", job.missed},
-                {"skipped", job.skipped},
-                {"misfire_grace_seconds", static_cast<double>(job.misfire_grace.count()) / 1000}};
+                {"paused", schedule.paused},
+                {"running", schedule.running},
+                {"runs", schedule.runs},
+                {"failures", schedule.failures},
+                {"missed", schedule.missed},
+                {"skipped", schedule.skipped},
+                {"misfire_grace_seconds",
+                 static_cast<double>(schedule.misfire_grace.count()) / 1000}};
             list.push_back(std::move(item));
         }
         co_return json_response(list);

@@ -419,7 +419,7 @@ void AppCore::stop_recurring() {
         }
     }
     if (schedules && !schedules->wait_stopped(deadline - Clock::now())) {
-        spdlog::warn("scheduled jobs did not stop in time");
+        spdlog::warn("schedules did not stop in time");
     }
 }
 

@@ -68,7 +68,7 @@
 
 namespace afterwork {
 
-/// `App::cron`'s options: the time zone of the expression and the job's options.
+/// `App::cron`'s options: the time zone of the expression and the schedule's options.
 struct CronOptions {
     std::string tz = "UTC";
     ScheduleOptions schedule;
@@ -247,7 +247,7 @@ public:
     /// blocking pool) whenever `trigger` fires, on the app's `Scheduler`: started after the
     /// startup, stopped at shutdown (running instances are cancelled). See `Scheduler` for
     /// misfires, coalescing and max instances. Throws `ScheduleError` (a duplicate id, a bad
-    /// option). Thread-safe; jobs may be added while serving too.
+    /// option). Thread-safe; schedules may be added while serving too.
     template <class F>
     void schedule(Trigger trigger, std::string name, F function, ScheduleOptions options = {}) {
         scheduler().add(std::move(name), std::move(trigger), adapt_recurring(std::move(function)),
@@ -261,11 +261,11 @@ public:
         schedule(CronTrigger(expression, options.tz), std::move(name), std::move(function),
                  std::move(options.schedule));
     }
-    /// The app's scheduler: add, remove, pause and list jobs. Created on first use with the
+    /// The app's scheduler: add, remove, pause and list schedules. Created on first use with the
     /// options of `configure_scheduler` (default: system clock, no store).
     Scheduler& scheduler();
     /// Sets the clock and store of the app's scheduler; throws std::logic_error once the
-    /// scheduler exists (a job was scheduled or `scheduler()` was called).
+    /// scheduler exists (something was scheduled or `scheduler()` was called).
     void configure_scheduler(SchedulerOptions options);
 
     /// The app's durable job queue: define jobs, enqueue, cancel. Created on first use with the

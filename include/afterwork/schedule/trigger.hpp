@@ -2,7 +2,7 @@
 #pragma once
 
 /// @file
-/// Triggers say when a scheduled job fires: `CronTrigger` (a cron expression in a time zone),
+/// Triggers say when a schedule fires: `CronTrigger` (a cron expression in a time zone),
 /// `IntervalTrigger` (every fixed duration, optionally between a start and an end) and
 /// `DateTrigger` (once). `Trigger` holds any of them for the scheduler and the store.
 ///
@@ -73,7 +73,7 @@ private:
 /// start itself), whatever instant is asked about, so the cadence never drifts. Without a
 /// start the trigger is anchored on the instant it is asked about: `next_after(t)` is
 /// `t + interval`, and the scheduler, which passes the previous fire time, gets a steady
-/// cadence that began when the job was added (APScheduler's default). With an end, no fire
+/// cadence that began when the schedule was added (APScheduler's default). With an end, no fire
 /// time is later than the end.
 /// @par Thread safety
 /// Distinct objects safe, shared unsafe; const members may run concurrently.
@@ -141,7 +141,7 @@ private:
     TimePoint at_;
 };
 
-/// Any trigger, by value: what the scheduler holds for a job and the store persists.
+/// Any trigger, by value: what the scheduler holds for a schedule and the store persists.
 ///
 /// A closed `std::variant` rather than a class hierarchy: the three kinds are all the
 /// scheduler needs (APScheduler's combining triggers can come as further alternatives), a
