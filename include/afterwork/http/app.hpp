@@ -140,7 +140,7 @@ class Next {
 public:
     Next(detail::Dispatch& dispatch, std::size_t index) noexcept
         : dispatch_(&dispatch), index_(index) {}
-    Task<Response> operator()(Request& request) const;
+    [[nodiscard]] Task<Response> operator()(Request& request) const;
 
 private:
     detail::Dispatch* dispatch_;
@@ -224,7 +224,7 @@ public:
     /// code after it the shutdown. Runs before the startup hooks and after the shutdown hooks.
     void lifespan(Hook lifespan);
     /// Inside the lifespan coroutine: marks startup complete and suspends until shutdown.
-    Task<void> serving();
+    [[nodiscard]] Task<void> serving();
 
     /// The app's shared objects, set up at startup (see app_state.hpp).
     AppState& state() noexcept;
@@ -288,7 +288,7 @@ public:
     /// drain deadline, then cancels it (reason `shutdown`) so it can clean up. Thread-safe;
     /// throws std::logic_error when the app is not serving.
     template <class T>
-    TaskHandle<T> spawn(Task<T> task, SpawnOptions options = {}) {
+    [[nodiscard]] TaskHandle<T> spawn(Task<T> task, SpawnOptions options = {}) {
         auto handle = afterwork::spawn(spawn_executor(), std::move(task), std::move(options));
         track(handle.core());
         return handle;

@@ -124,10 +124,10 @@ public:
     /// for an empty id or function, a negative grace or jitter or max_instances < 1; nothing
     /// changes then. A store that fails throws its own exception, and nothing changes either.
     /// May be called before `start`.
-    ScheduleResult<void> try_add(std::string name,
-                                 Trigger trigger,
-                                 RecurringFunction function,
-                                 ScheduleOptions options = {});
+    [[nodiscard]] ScheduleResult<void> try_add(std::string name,
+                                               Trigger trigger,
+                                               RecurringFunction function,
+                                               ScheduleOptions options = {});
     /// As `try_add`; throws `ScheduleError`.
     void add(std::string name,
              Trigger trigger,
@@ -140,19 +140,19 @@ public:
                  RecurringFunction function,
                  ScheduleOptions options = {});
     /// Removes a schedule (running instances go on); `unknown_schedule` when there is none.
-    ScheduleResult<void> try_remove(std::string_view id);
+    [[nodiscard]] ScheduleResult<void> try_remove(std::string_view id);
     void remove(std::string_view id);
     /// Pause: no occurrence fires (none is counted as missed) until `resume`, which plans the
     /// next occurrence after the current time. Both are no-ops when already in that state.
-    ScheduleResult<void> try_pause(std::string_view id);
+    [[nodiscard]] ScheduleResult<void> try_pause(std::string_view id);
     void pause(std::string_view id);
-    ScheduleResult<void> try_resume(std::string_view id);
+    [[nodiscard]] ScheduleResult<void> try_resume(std::string_view id);
     void resume(std::string_view id);
 
     /// The schedule with `id`, or nullopt.
-    std::optional<ScheduleInfo> find(std::string_view id) const;
+    [[nodiscard]] std::optional<ScheduleInfo> find(std::string_view id) const;
     /// Every schedule, by next run (paused ones last), then id.
-    std::vector<ScheduleInfo> schedules() const;
+    [[nodiscard]] std::vector<ScheduleInfo> schedules() const;
     /// The number of schedules.
     std::size_t size() const;
 
@@ -167,11 +167,11 @@ public:
     struct State;  // internal, public only so the implementation file can name it
 
 private:
-    ScheduleResult<void> insert(std::string name,
-                                Trigger trigger,
-                                RecurringFunction function,
-                                ScheduleOptions options,
-                                bool replace_existing);
+    [[nodiscard]] ScheduleResult<void> insert(std::string name,
+                                              Trigger trigger,
+                                              RecurringFunction function,
+                                              ScheduleOptions options,
+                                              bool replace_existing);
     std::shared_ptr<State> state_;
 };
 

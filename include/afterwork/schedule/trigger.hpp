@@ -45,8 +45,8 @@ public:
     /// Parses `expression` and locates `zone`; throws `ScheduleError`.
     explicit CronTrigger(std::string_view expression, std::string_view zone = "UTC");
     /// As the string constructor, without throwing.
-    static ScheduleResult<CronTrigger> try_create(std::string_view expression,
-                                                  std::string_view zone = "UTC");
+    [[nodiscard]] static ScheduleResult<CronTrigger> try_create(std::string_view expression,
+                                                                std::string_view zone = "UTC");
 
     /// The first fire time strictly after `after`; nullopt when none is left.
     std::optional<TimePoint> next_after(TimePoint after) const {
@@ -87,9 +87,10 @@ public:
                              std::optional<TimePoint> start = std::nullopt,
                              std::optional<TimePoint> end = std::nullopt);
     /// As the constructor, without throwing.
-    static ScheduleResult<IntervalTrigger> try_create(Duration interval,
-                                                      std::optional<TimePoint> start = std::nullopt,
-                                                      std::optional<TimePoint> end = std::nullopt);
+    [[nodiscard]] static ScheduleResult<IntervalTrigger> try_create(
+        Duration interval,
+        std::optional<TimePoint> start = std::nullopt,
+        std::optional<TimePoint> end = std::nullopt);
 
     std::optional<TimePoint> next_after(TimePoint after) const;
     /// "Every 5 minutes", "Every 90 seconds from 2026-12-01T09:00:00Z until ...".
@@ -160,7 +161,7 @@ public:
     /// Reads the string form written by `to_string` (see the file comment). Fails with
     /// `ScheduleErrc::invalid_trigger` for an unknown kind or a malformed body, or with the
     /// error of the part that is wrong (cron, zone, interval, time).
-    static ScheduleResult<Trigger> try_parse(std::string_view text);
+    [[nodiscard]] static ScheduleResult<Trigger> try_parse(std::string_view text);
     /// As `try_parse`; throws `ScheduleError`.
     static Trigger parse(std::string_view text);
 
