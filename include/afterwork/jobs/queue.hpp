@@ -137,6 +137,9 @@ class Worker;
 
 namespace detail {
 
+/// What a queue shares with the workers of this process (src/jobs/queue_state.hpp).
+struct QueueState;
+
 /// A definition with its handler erased: what a worker runs.
 struct JobDefinition {
     std::string name;
@@ -345,13 +348,12 @@ public:
     TimePoint now() const;
     const std::shared_ptr<Store>& store() const noexcept;
 
-    struct State;  // internal, public so the implementation files can name it
-    const std::shared_ptr<State>& state() const noexcept { return state_; }
-
 private:
+    friend class Worker;  // reaches the definitions and registers itself to be woken
+
     void add_definition(detail::JobDefinition definition);
 
-    std::shared_ptr<State> state_;
+    std::shared_ptr<detail::QueueState> state_;
 };
 
 }  // namespace afterwork
