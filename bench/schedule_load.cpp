@@ -182,7 +182,7 @@ int memory(int schedules) {
     const double all_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const long after = resident_kib();
-    const auto listed = scheduler.jobs().size();
+    const auto listed = scheduler.schedules().size();
     std::printf("schedules=%zu\nrss_before_kib=%ld\nrss_after_kib=%ld\n", listed, before, after);
     std::printf("rss_mib=%.1f\nbytes_per_schedule=%.0f\n",
                 (after - before) / 1024.0,

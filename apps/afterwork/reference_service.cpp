@@ -4,19 +4,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <cmath>
 #include <algorithm>
 #include <cerrno>
-#include <ctime>
+#include <cmath>
 #include <fstream>
 #include <mutex>
-#include <random>
-#include <unordered_map>
-#include <cstring>
 #include <optional>
+#include <random>
 #include <string>
 #include <system_error>
+#include <unordered_map>
 
 #include <boost/describe/class.hpp>
 #include <boost/json/serialize.hpp>
@@ -25,7 +22,11 @@
 
 #include <afterwork/jobs/job_json.hpp>
 #include <afterwork/jobs/sqlite_store.hpp>
+#include <afterwork/observe/health.hpp>
 #include <afterwork/observe/jobs_api.hpp>
+#include <afterwork/observe/request_metrics.hpp>
+#include <afterwork/observe/schedule_status.hpp>
+#include <afterwork/observe/task_status.hpp>
 #include <afterwork/runtime/offload.hpp>
 #include <afterwork/runtime/sleep.hpp>
 #include <afterwork/runtime/task_handle.hpp>
@@ -75,12 +76,6 @@ struct Logs {
     std::shared_ptr<AppendLog> notifications;
     std::shared_ptr<AppendLog> emails;
     std::shared_ptr<AppendLog> signups;
-};
-
-// Kept by a middleware, as in the article's `track_requests`.
-struct RequestMetrics {
-    std::atomic<std::uint64_t> requests{0};
-    std::atomic<std::uint64_t> errors{0};
 };
 
 // The in-process report jobs of `POST /reports/generate`: tracked handles, so a client can
@@ -177,21 +172,6 @@ Task<void> generate_report(std::filesystem::path reports_dir, std::string job_id
     }
 }
 
-std::string iso_time(std::chrono::system_clock::time_point when) {
-    auto seconds = std::chrono::floor<std::chrono::seconds>(when);
-    auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(when - seconds).count();
-    std::time_t t = std::chrono::system_clock::to_time_t(seconds);
-    std::tm parts{};
-    gmtime_r(&t, &parts);
-    char text[40];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
-    return fmt::format("{}.{:03}Z", text, millis);
-}
-
-boost::json::value optional_time(const std::optional<std::chrono::system_clock::time_point>& t) {
-    return t ? boost::json::value(iso_time(*t)) : boost::json::value(nullptr);
-}
-
 // The article's periodic jobs: each logs, as the article's print() does.
 Task<void> cleanup_expired_sessions() {
     spdlog::info("cleaning expired sessions...");
@@ -218,14 +198,6 @@ Task<void> hourly_cleanup() {
 Task<void> weekly_report() {
     spdlog::info("generating weekly report...");
     co_return;
-}
-
-// An instant of a scheduled job in the job's own zone, with the offset
-// ("2026-11-23T09:00:00+05:30"); null when there is none (a paused job's next run).
-boost::json::value local_time_json(const std::optional<TimePoint>& instant,
-                                   const TimeZone& zone) {
-    if (!instant) return nullptr;
-    return boost::json::value(format_iso8601(*instant, zone));
 }
 
 // The article's background_cache_warmer: a long-running coroutine, supervised.
@@ -393,19 +365,6 @@ Task<Response> cancel_export(Request& request) {
     co_return json_response({{"id", id}, {"state", to_string(*cancelled)}});
 }
 
-Task<Response> count_requests(Request& request, Next next) {
-    auto& metrics = request.state().get<RequestMetrics>();
-    metrics.requests.fetch_add(1, std::memory_order_relaxed);
-    try {
-        Response response = co_await next(request);
-        if (response.status >= 500) metrics.errors.fetch_add(1, std::memory_order_relaxed);
-        co_return response;
-    } catch (...) {
-        metrics.errors.fetch_add(1, std::memory_order_relaxed);
-        throw;
-    }
-}
-
 }  // namespace
 
 void define_reference_jobs(Queue& queue, const std::filesystem::path& data_dir) {
@@ -438,8 +397,8 @@ void build_reference_service(App& app, ReferenceOptions options) {
 
     // The zone is checked before anything touches the disk, so a typo fails cleanly.
     TimeZone::locate(options.cron_time_zone);
-    // Schedules persist in the service's database, so a restart resumes each cron job where
-    // it was instead of forgetting an occurrence that came while it was down.
+    // Schedules persist in the service's database, so a restart resumes each cron schedule
+    // where it was instead of forgetting an occurrence that came while it was down.
     std::error_code created;
     std::filesystem::create_directories(options.data_dir, created);
     if (created) {
@@ -469,13 +428,13 @@ void build_reference_service(App& app, ReferenceOptions options) {
                                      ec.message());
         }
         self.state().emplace<Logs>(*data_dir);
-        self.state().emplace<RequestMetrics>();
         self.state().emplace<ReportJobs>(report_ttl);
         spdlog::info("data folder: {}", std::filesystem::absolute(*data_dir).string());
     });
     app.on_shutdown([](App&) { spdlog::info("reference service stopped"); });
 
-    app.use(count_requests);
+    // As the article's `track_requests` middleware, with the app's background task counters.
+    mount_request_metrics(app);
 
     app.post(
         "/send-notification/{email}",
@@ -559,27 +518,7 @@ void build_reference_service(App& app, ReferenceOptions options) {
         co_return json_response(report_status(id, *handle));
     });
 
-    app.get("/tasks", [](Request& request) -> Task<Response> {
-        boost::json::array list;
-        for (const auto& status : request.app().recurring_status()) {
-            boost::json::object item{{"name", status.name},
-                                     {"kind", status.kind},
-                                     {"state", status.state},
-                                     {"runs", status.runs},
-                                     {"failures", status.failures},
-                                     {"skipped", status.skipped},
-                                     {"restarts", status.restarts},
-                                     {"last_run", optional_time(status.last_run)},
-                                     {"next_run", optional_time(status.next_run)}};
-            if (status.kind == "periodic") {
-                item["interval_seconds"] = static_cast<double>(status.interval.count()) / 1000;
-            }
-            item["last_error"] = status.last_error ? boost::json::value(*status.last_error)
-                                                   : boost::json::value(nullptr);
-            list.push_back(std::move(item));
-        }
-        co_return json_response(list);
-    });
+    mount_task_status(app);
 
     // The durable report export: survives restarts, retried, cancellable, with progress.
     app.post("/exports", [](Request& request) { return start_export(request); });
@@ -587,62 +526,9 @@ void build_reference_service(App& app, ReferenceOptions options) {
     app.del("/exports/{id}", [](Request& request) { return cancel_export(request); });
 
     // The article's listing, field for field.
-    app.get("/jobs", [](Request& request) -> Task<Response> {
-        boost::json::array list;
-        for (const auto& job : request.app().scheduler().jobs()) {
-            list.push_back({{"id", job.id},
-                            {"name", job.name},
-                            {"next_run", local_time_json(job.next_run, job.zone)}});
-        }
-        co_return json_response(list);
-    });
-
-    // Everything the scheduler knows about each job.
-    app.get("/schedules", [](Request& request) -> Task<Response> {
-        boost::json::array list;
-        for (const auto& job : request.app().scheduler().jobs()) {
-            boost::json::object item{
-                {"id", job.id},
-                {"name", job.name},
-                {"trigger", job.trigger},
-                {"description", job.description},
-                {"time_zone", job.zone.name()},
-                {"next_run", local_time_json(job.next_run, job.zone)},
-                {"last_run", local_time_json(job.last_run, job.zone)},
-                {"last_outcome", to_string(job.last_outcome)},
-                {"last_error",
-                 job.last_error ? boost::json::value(*job.last_error)
-                                : boost::json::value(nullptr)},
-                {"paused", job.paused},
-                {"running", job.running},
-                {"runs", job.runs},
-                {"failures", job.failures},
-                {"missed", job.missed},
-                {"skipped", job.skipped},
-                {"misfire_grace_seconds", static_cast<double>(job.misfire_grace.count()) / 1000}};
-            list.push_back(std::move(item));
-        }
-        co_return json_response(list);
-    });
-
-    app.get("/healthz", [](Request&) -> Task<Response> {
-        co_return json_response({{"status", "ok"}});
-    });
-
-    app.get("/metrics", [](Request& request) -> Task<Response> {
-        auto& metrics = request.state().get<RequestMetrics>();
-        auto background = request.app().background_stats();
-        co_return json_response({{"requests", metrics.requests.load()},
-                                 {"errors", metrics.errors.load()},
-                                 {"background_tasks",
-                                  {{"scheduled", background.scheduled},
-                                   {"succeeded", background.succeeded},
-                                   {"failed", background.failed},
-                                   {"dropped", background.dropped},
-                                   {"abandoned", background.abandoned},
-                                   {"pending", background.pending}}},
-                                 {"pid", static_cast<std::int64_t>(::getpid())}});
-    });
+    mount_schedule_listing(app, "/jobs");
+    mount_schedule_status(app);
+    mount_health(app);
 }
 
 }  // namespace afterwork::apps

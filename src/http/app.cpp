@@ -404,7 +404,7 @@ void AppCore::stop_recurring() {
         }
     }
     if (schedules && !schedules->wait_stopped(deadline - Clock::now())) {
-        spdlog::warn("scheduled jobs did not stop in time");
+        spdlog::warn("schedules did not stop in time");
     }
 }
 
@@ -642,7 +642,7 @@ std::vector<RecurringStatus> App::recurring_status() const {
 
 TaskGroup& App::spawned_group() noexcept { return core_->spawned; }
 
-State& App::state() noexcept { return core_->state; }
+AppState& App::state() noexcept { return core_->state; }
 
 Task<void> App::serving() {
     auto& core = *core_;

@@ -91,7 +91,7 @@ struct AppCore {
     std::unique_ptr<Worker> jobs_worker;  // set at start, read-only until the ladder stops it
     void start_jobs_worker();
     void stop_jobs_worker(std::chrono::steady_clock::time_point deadline);
-    State state;
+    AppState state;
     ServeOptions options;
 
     // --- running ---

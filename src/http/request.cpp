@@ -60,7 +60,7 @@ std::optional<std::string_view> Request::query(std::string_view name) const {
 
 boost::json::value Request::json() const { return parse_json_body(body()); }
 
-State& Request::state() const noexcept { return data_->app->state; }
+AppState& Request::state() const noexcept { return data_->app->state; }
 
 App& Request::app() const noexcept { return data_->app->app; }
 

@@ -81,7 +81,7 @@ void check_options(const std::string& name, const DefinitionOptions& options) {
 
 }  // namespace
 
-std::vector<RateLimit> Queue::State::rate_limits() const {
+std::vector<RateLimit> detail::QueueState::rate_limits() const {
     std::vector<RateLimit> limits;
     std::lock_guard lock(mutex);
     for (const auto& [name, definition] : definitions) {
@@ -94,13 +94,13 @@ std::vector<RateLimit> Queue::State::rate_limits() const {
     return limits;
 }
 
-void Queue::State::add_worker(std::weak_ptr<detail::WorkerLink> worker) {
+void detail::QueueState::add_worker(std::weak_ptr<detail::WorkerLink> worker) {
     std::lock_guard lock(mutex);
     std::erase_if(workers, [](const auto& weak) { return weak.expired(); });
     workers.push_back(std::move(worker));
 }
 
-void Queue::State::wake_workers() const noexcept {
+void detail::QueueState::wake_workers() const noexcept {
     std::vector<std::shared_ptr<detail::WorkerLink>> alive;
     {
         std::lock_guard lock(mutex);
@@ -111,7 +111,7 @@ void Queue::State::wake_workers() const noexcept {
     for (const auto& worker : alive) worker->wake();
 }
 
-void Queue::State::cancel_local(JobId id) const noexcept {
+void detail::QueueState::cancel_local(JobId id) const noexcept {
     std::vector<std::shared_ptr<detail::WorkerLink>> alive;
     {
         std::lock_guard lock(mutex);
@@ -123,7 +123,7 @@ void Queue::State::cancel_local(JobId id) const noexcept {
 }
 
 Queue::Queue(std::shared_ptr<Store> store, QueueOptions options)
-    : state_(std::make_shared<State>()) {
+    : state_(std::make_shared<detail::QueueState>()) {
     if (!store) throw std::invalid_argument("afterwork::Queue needs a store");
     state_->store = std::move(store);
     state_->clock = options.clock ? std::move(options.clock)
@@ -240,7 +240,7 @@ JobsResult<EnqueueOutcome> Queue::enqueue(std::string_view name, boost::json::va
 
 namespace {
 
-JobsResult<std::vector<EnqueueOutcome>> enqueue_on_pool(std::shared_ptr<Queue::State> state,
+JobsResult<std::vector<EnqueueOutcome>> enqueue_on_pool(std::shared_ptr<detail::QueueState> state,
                                                         std::vector<NewJob> jobs, TimePoint now) {
     auto outcomes = state->store->enqueue(jobs, now);
     if (outcomes) state->wake_workers();

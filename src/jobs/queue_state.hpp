@@ -27,11 +27,7 @@ public:
     virtual void cancel_local(JobId id) noexcept = 0;
 };
 
-}  // namespace afterwork::detail
-
-namespace afterwork {
-
-struct Queue::State {
+struct QueueState {
     std::shared_ptr<Store> store;
     std::function<TimePoint()> clock;
 
@@ -51,4 +47,4 @@ struct Queue::State {
     void cancel_local(JobId id) const noexcept;
 };
 
-}  // namespace afterwork
+}  // namespace afterwork::detail

@@ -93,7 +93,7 @@ bool is_timeout(const std::exception_ptr& error) {
 }  // namespace
 
 struct Worker::State : detail::WorkerLink, std::enable_shared_from_this<Worker::State> {
-    std::shared_ptr<Queue::State> queue;
+    std::shared_ptr<detail::QueueState> queue;
     std::shared_ptr<Store> store;
     Executor executor;               // the first of `executors`: outcome writes
     std::vector<Executor> executors;  // where handlers run, in turn
@@ -824,7 +824,7 @@ Worker::Worker(Queue& queue, std::vector<Executor> executors, WorkerOptions opti
         options.heartbeat_interval = std::max(milliseconds(1), options.lease / 3);
     }
     if (options.id.empty()) options.id = default_worker_id();
-    state_->queue = queue.state();
+    state_->queue = queue.state_;
     state_->store = queue.store();
     state_->strand = asio::make_strand(executors.front());
     state_->executor = executors.front();

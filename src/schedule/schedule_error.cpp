@@ -27,12 +27,12 @@ public:
                 return "invalid time";
             case ScheduleErrc::invalid_trigger:
                 return "invalid trigger";
-            case ScheduleErrc::duplicate_job:
-                return "duplicate job id";
-            case ScheduleErrc::unknown_job:
-                return "unknown job id";
+            case ScheduleErrc::duplicate_schedule:
+                return "duplicate schedule id";
+            case ScheduleErrc::unknown_schedule:
+                return "unknown schedule id";
             case ScheduleErrc::invalid_option:
-                return "invalid job option";
+                return "invalid schedule option";
         }
         return "unknown schedule error";
     }

@@ -54,8 +54,8 @@ namespace {
 constexpr int kMaxCatchUp = 1000;
 
 struct Entry {
-    Entry(std::string job_id, Trigger job_trigger)
-        : id(std::move(job_id)), trigger(std::move(job_trigger)) {}
+    Entry(std::string schedule_id, Trigger schedule_trigger)
+        : id(std::move(schedule_id)), trigger(std::move(schedule_trigger)) {}
 
     std::string id;
     std::string name;
@@ -120,13 +120,13 @@ struct Scheduler::State : std::enable_shared_from_this<State> {
     std::uint64_t clock_token = 0;
 
     mutable std::mutex mutex;  // everything below, and every Entry's fields
-    std::unordered_map<std::string, std::shared_ptr<Entry>, StringHash, std::equal_to<>> jobs;
+    std::unordered_map<std::string, std::shared_ptr<Entry>, StringHash, std::equal_to<>> schedules;
     std::set<DueKey> due;
     std::uint64_t next_key = 1;
     std::mt19937_64 random{std::random_device{}()};
     // The firing loop's executor and timer live in its coroutine frame and are linked here
     // while it runs: the state never owns an executor, so it may outlive the loop's
-    // io_context (the app lists its jobs after shutdown).
+    // io_context (the app lists its schedules after shutdown).
     struct LoopLink {
         Executor executor;
         asio::steady_timer* timer;
@@ -140,11 +140,11 @@ struct Scheduler::State : std::enable_shared_from_this<State> {
     TaskGroup instances;
 
     // Store writes are serialised and snapshot the entries when they are written, so a fire
-    // record written late can never bring back a job removed meanwhile.
+    // record written late can never bring back a schedule removed meanwhile.
     std::mutex store_mutex;
 
     explicit State(std::string scheduler_name)
-        : name(std::move(scheduler_name)), instances(name + " jobs") {}
+        : name(std::move(scheduler_name)), instances(name + " runs") {}
 
     void index(Entry& entry) {
         if (entry.paused || entry.removed || !entry.next) return;
@@ -181,8 +181,8 @@ struct Scheduler::State : std::enable_shared_from_this<State> {
         {
             std::lock_guard lock(mutex);
             for (const auto& id : ids) {
-                auto found = jobs.find(id);
-                if (found == jobs.end()) {
+                auto found = schedules.find(id);
+                if (found == schedules.end()) {
                     gone.push_back(id);
                 } else {
                     records.push_back(record_of(*found->second));
@@ -212,8 +212,8 @@ struct Scheduler::State : std::enable_shared_from_this<State> {
         });
     }
 
-    ScheduledJobInfo info_of(const Entry& entry) const {
-        ScheduledJobInfo info;
+    ScheduleInfo info_of(const Entry& entry) const {
+        ScheduleInfo info;
         info.id = entry.id;
         info.name = entry.name;
         info.trigger = entry.trigger.to_string();
@@ -277,7 +277,7 @@ void process_due(Scheduler::State& state,
     entry->missed += missed;
     if (missed > 0) {
         entry->outcome = ScheduleOutcome::missed;
-        spdlog::warn("scheduler {}: job {} missed {} occurrence(s) (more than {} ms late)",
+        spdlog::warn("scheduler {}: schedule {} missed {} occurrence(s) (more than {} ms late)",
                      state.name,
                      entry->id,
                      missed,
@@ -290,7 +290,7 @@ void process_due(Scheduler::State& state,
             ++entry->skipped;
             entry->outcome = ScheduleOutcome::skipped;
             spdlog::warn(
-                "scheduler {}: job {} skipped its run at {}: {} instance(s) already running",
+                "scheduler {}: schedule {} skipped its run at {}: {} instance(s) already running",
                 state.name,
                 entry->id,
                 format_iso8601(run_time),
@@ -335,7 +335,7 @@ Task<void> run_instance(std::shared_ptr<Scheduler::State> state,
         }
     }
     if (error && !cancelled) {
-        spdlog::error("scheduler {}: job {} failed: {}", state->name, entry->id, message);
+        spdlog::error("scheduler {}: schedule {} failed: {}", state->name, entry->id, message);
     }
 }
 
@@ -371,10 +371,10 @@ Task<void> firing_loop(std::shared_ptr<Scheduler::State> state) {
             while (!state->due.empty() && state->due.begin()->due <= now) {
                 Entry* raw = state->due.begin()->entry;
                 state->unindex(*raw);
-                auto found = state->jobs.find(raw->id);
+                auto found = state->schedules.find(raw->id);
                 process_due(*state, found->second, now, fires, finished);
             }
-            for (const auto& id : finished) state->jobs.erase(id);
+            for (const auto& id : finished) state->schedules.erase(id);
             for (auto& fire : fires) {
                 ++fire.entry->running;
                 ++fire.entry->runs;
@@ -431,8 +431,9 @@ ScheduleError option_error(const std::string& message) {
     return ScheduleError(ScheduleErrc::invalid_option, message);
 }
 
-ScheduleError unknown_job(std::string_view id) {
-    return ScheduleError(ScheduleErrc::unknown_job, fmt::format("no job with id \"{}\"", id));
+ScheduleError unknown_schedule(std::string_view id) {
+    return ScheduleError(ScheduleErrc::unknown_schedule,
+                         fmt::format("no schedule with id \"{}\"", id));
 }
 
 }  // namespace
@@ -457,16 +458,16 @@ ScheduleResult<void> Scheduler::insert(std::string name,
                                        ScheduleOptions options,
                                        bool replace_existing) {
     std::string id = options.id.empty() ? name : std::move(options.id);
-    if (id.empty()) return option_error("a scheduled job needs a name or an id");
-    if (!function) return option_error(fmt::format("job {}: the function is empty", id));
+    if (id.empty()) return option_error("a schedule needs a name or an id");
+    if (!function) return option_error(fmt::format("schedule {}: the function is empty", id));
     if (options.misfire_grace && options.misfire_grace->count() < 0) {
-        return option_error(fmt::format("job {}: misfire_grace must not be negative", id));
+        return option_error(fmt::format("schedule {}: misfire_grace must not be negative", id));
     }
     if (options.jitter.count() < 0) {
-        return option_error(fmt::format("job {}: jitter must not be negative", id));
+        return option_error(fmt::format("schedule {}: jitter must not be negative", id));
     }
     if (options.max_instances < 1) {
-        return option_error(fmt::format("job {}: max_instances must be at least 1", id));
+        return option_error(fmt::format("schedule {}: max_instances must be at least 1", id));
     }
 
     std::unique_lock store_lock(state_->store_mutex, std::defer_lock);
@@ -489,13 +490,13 @@ ScheduleResult<void> Scheduler::insert(std::string name,
         if (stored->next_run) next = stored->next_run;
         if (!stored->next_run && !stored->paused && stored->last_run) {
             spdlog::info(
-                "scheduler {}: job {} already fired its last occurrence", state_->name, id);
+                "scheduler {}: schedule {} already fired its last occurrence", state_->name, id);
             return {};
         }
     }
     if (!next && !paused) {
         return ScheduleError(ScheduleErrc::invalid_trigger,
-                             fmt::format("job {}: {} has no fire time after {}",
+                             fmt::format("schedule {}: {} has no fire time after {}",
                                          id,
                                          trigger.to_string(),
                                          format_iso8601(now)));
@@ -504,18 +505,18 @@ ScheduleResult<void> Scheduler::insert(std::string name,
 
     {
         std::lock_guard lock(state_->mutex);
-        auto found = state_->jobs.find(id);
+        auto found = state_->schedules.find(id);
         std::shared_ptr<Entry> entry;
-        if (found != state_->jobs.end()) {
+        if (found != state_->schedules.end()) {
             if (!replace_existing) {
-                return ScheduleError(ScheduleErrc::duplicate_job,
-                                     fmt::format("a job with id \"{}\" already exists", id));
+                return ScheduleError(ScheduleErrc::duplicate_schedule,
+                                     fmt::format("a schedule with id \"{}\" already exists", id));
             }
             entry = found->second;
             state_->unindex(*entry);
         } else {
             entry = std::make_shared<Entry>(id, trigger);
-            state_->jobs.emplace(id, entry);
+            state_->schedules.emplace(id, entry);
         }
         entry->name = std::move(name);
         entry->trigger = std::move(trigger);
@@ -535,10 +536,10 @@ ScheduleResult<void> Scheduler::insert(std::string name,
         } catch (...) {
             // Nothing may change when the add fails.
             std::lock_guard lock(state_->mutex);
-            if (auto found = state_->jobs.find(id); found != state_->jobs.end()) {
+            if (auto found = state_->schedules.find(id); found != state_->schedules.end()) {
                 state_->unindex(*found->second);
                 found->second->removed = true;
-                state_->jobs.erase(found);
+                state_->schedules.erase(found);
             }
             throw;
         }
@@ -575,11 +576,11 @@ ScheduleResult<void> Scheduler::try_remove(std::string_view id) {
     if (state_->store) store_lock.lock();
     {
         std::lock_guard lock(state_->mutex);
-        auto found = state_->jobs.find(id);
-        if (found == state_->jobs.end()) return unknown_job(id);
+        auto found = state_->schedules.find(id);
+        if (found == state_->schedules.end()) return unknown_schedule(id);
         state_->unindex(*found->second);
         found->second->removed = true;
-        state_->jobs.erase(found);
+        state_->schedules.erase(found);
     }
     if (state_->store) state_->store->remove(id);
     state_->wake();
@@ -599,8 +600,8 @@ ScheduleResult<void> set_paused(const std::shared_ptr<Scheduler::State>& state,
     if (state->store) store_lock.lock();
     {
         std::lock_guard lock(state->mutex);
-        auto found = state->jobs.find(id);
-        if (found == state->jobs.end()) return unknown_job(id);
+        auto found = state->schedules.find(id);
+        if (found == state->schedules.end()) return unknown_schedule(id);
         Entry& entry = *found->second;
         if (entry.paused == paused) return {};
         entry.paused = paused;
@@ -612,7 +613,7 @@ ScheduleResult<void> set_paused(const std::shared_ptr<Scheduler::State>& state,
             if (!entry.next) {
                 // A date trigger resumed after its time: nothing is left to run.
                 entry.removed = true;
-                state->jobs.erase(found);
+                state->schedules.erase(found);
             } else {
                 state->index(entry);
             }
@@ -638,19 +639,19 @@ void Scheduler::resume(std::string_view id) {
     try_resume(id).value();
 }
 
-std::optional<ScheduledJobInfo> Scheduler::job(std::string_view id) const {
+std::optional<ScheduleInfo> Scheduler::find(std::string_view id) const {
     std::lock_guard lock(state_->mutex);
-    auto found = state_->jobs.find(id);
-    if (found == state_->jobs.end()) return std::nullopt;
+    auto found = state_->schedules.find(id);
+    if (found == state_->schedules.end()) return std::nullopt;
     return state_->info_of(*found->second);
 }
 
-std::vector<ScheduledJobInfo> Scheduler::jobs() const {
-    std::vector<ScheduledJobInfo> list;
+std::vector<ScheduleInfo> Scheduler::schedules() const {
+    std::vector<ScheduleInfo> list;
     {
         std::lock_guard lock(state_->mutex);
-        list.reserve(state_->jobs.size());
-        for (const auto& [id, entry] : state_->jobs) list.push_back(state_->info_of(*entry));
+        list.reserve(state_->schedules.size());
+        for (const auto& [id, entry] : state_->schedules) list.push_back(state_->info_of(*entry));
     }
     std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
         if (a.next_run.has_value() != b.next_run.has_value()) return a.next_run.has_value();
@@ -662,7 +663,7 @@ std::vector<ScheduledJobInfo> Scheduler::jobs() const {
 
 std::size_t Scheduler::size() const {
     std::lock_guard lock(state_->mutex);
-    return state_->jobs.size();
+    return state_->schedules.size();
 }
 
 void Scheduler::start(const Executor& executor) {

@@ -54,11 +54,11 @@
 #include <boost/json/value.hpp>
 
 #include <afterwork/detail/unique_function.hpp>
+#include <afterwork/http/app_state.hpp>
 #include <afterwork/http/background_tasks.hpp>
 #include <afterwork/http/errors.hpp>
 #include <afterwork/http/request.hpp>
 #include <afterwork/http/response.hpp>
-#include <afterwork/http/state.hpp>
 #include <afterwork/jobs/queue.hpp>
 #include <afterwork/jobs/worker.hpp>
 #include <afterwork/runtime/recurring.hpp>
@@ -69,7 +69,7 @@
 
 namespace afterwork {
 
-/// `App::cron`'s options: the time zone of the expression and the job's options.
+/// `App::cron`'s options: the time zone of the expression and the schedule's options.
 struct CronOptions {
     std::string tz = "UTC";
     ScheduleOptions schedule;
@@ -141,7 +141,7 @@ class Next {
 public:
     Next(detail::Dispatch& dispatch, std::size_t index) noexcept
         : dispatch_(&dispatch), index_(index) {}
-    Task<Response> operator()(Request& request) const;
+    [[nodiscard]] Task<Response> operator()(Request& request) const;
 
 private:
     detail::Dispatch* dispatch_;
@@ -225,9 +225,10 @@ public:
     /// code after it the shutdown. Runs before the startup hooks and after the shutdown hooks.
     void lifespan(Hook lifespan);
     /// Inside the lifespan coroutine: marks startup complete and suspends until shutdown.
-    Task<void> serving();
+    [[nodiscard]] Task<void> serving();
 
-    State& state() noexcept;
+    /// The app's shared objects, set up at startup (see app_state.hpp).
+    AppState& state() noexcept;
 
     /// Runs `function` (a coroutine `Task<void>()` or a plain `void()`, the latter on the
     /// blocking pool) every `interval` while the app serves: started after the startup,
@@ -247,7 +248,7 @@ public:
     /// blocking pool) whenever `trigger` fires, on the app's `Scheduler`: started after the
     /// startup, stopped at shutdown (running instances are cancelled). See `Scheduler` for
     /// misfires, coalescing and max instances. Throws `ScheduleError` (a duplicate id, a bad
-    /// option). Thread-safe; jobs may be added while serving too.
+    /// option). Thread-safe; schedules may be added while serving too.
     template <class F>
     void schedule(Trigger trigger, std::string name, F function, ScheduleOptions options = {}) {
         scheduler().add(std::move(name), std::move(trigger), adapt_recurring(std::move(function)),
@@ -261,11 +262,11 @@ public:
         schedule(CronTrigger(expression, options.tz), std::move(name), std::move(function),
                  std::move(options.schedule));
     }
-    /// The app's scheduler: add, remove, pause and list jobs. Created on first use with the
+    /// The app's scheduler: add, remove, pause and list schedules. Created on first use with the
     /// options of `configure_scheduler` (default: system clock, no store).
     Scheduler& scheduler();
     /// Sets the clock and store of the app's scheduler; throws std::logic_error once the
-    /// scheduler exists (a job was scheduled or `scheduler()` was called).
+    /// scheduler exists (something was scheduled or `scheduler()` was called).
     void configure_scheduler(SchedulerOptions options);
 
     /// The app's durable job queue: define jobs, enqueue, cancel. Created on first use with the
@@ -288,7 +289,7 @@ public:
     /// drain deadline, then cancels it (reason `shutdown`) so it can clean up. Thread-safe;
     /// throws std::logic_error when the app is not serving.
     template <class T>
-    TaskHandle<T> spawn(Task<T> task, SpawnOptions options = {}) {
+    [[nodiscard]] TaskHandle<T> spawn(Task<T> task, SpawnOptions options = {}) {
         return spawned_group().spawn(spawn_executor(), std::move(task), std::move(options.name));
     }
 

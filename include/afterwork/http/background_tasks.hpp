@@ -122,13 +122,16 @@ public:
     /// an unknown name, bad arguments or another storage error; std::logic_error outside an app.
     /// @par Cancellation
     /// A cancelled request ends the wait with operation_aborted; the job may still be stored.
-    Task<EnqueueOutcome> enqueue(std::string name, boost::json::value args,
-                                 EnqueueOptions options = {});
+    [[nodiscard]] Task<EnqueueOutcome> enqueue(std::string name,
+                                               boost::json::value args,
+                                               EnqueueOptions options = {});
 
     /// `enqueue` with a described struct as the arguments.
     template <class T>
         requires detail::is_described_struct<T>
-    Task<EnqueueOutcome> enqueue(std::string name, const T& args, EnqueueOptions options = {}) {
+    [[nodiscard]] Task<EnqueueOutcome> enqueue(std::string name,
+                                               const T& args,
+                                               EnqueueOptions options = {}) {
         return enqueue(std::move(name), to_json(args), std::move(options));
     }
 

@@ -22,9 +22,9 @@
 
 #include <boost/json/value.hpp>
 
+#include <afterwork/http/app_state.hpp>
 #include <afterwork/http/errors.hpp>
 #include <afterwork/http/json_binding.hpp>
-#include <afterwork/http/state.hpp>
 #include <afterwork/runtime/task.hpp>
 
 namespace afterwork {
@@ -89,7 +89,7 @@ public:
     }
 
     /// The app's shared state.
-    State& state() const noexcept;
+    AppState& state() const noexcept;
     /// The app serving this request.
     App& app() const noexcept;
     /// The executor of the loop this request runs on.

@@ -64,7 +64,7 @@ std::string_view to_string(JobState state) noexcept;
 
 /// The state spelled `text`; `invalid_argument` naming the text and the valid spellings
 /// otherwise.
-JobsResult<JobState> parse_job_state(std::string_view text);
+[[nodiscard]] JobsResult<JobState> parse_job_state(std::string_view text);
 
 /// True for the states a unique key is held in: scheduled, queued, running, failed.
 constexpr bool is_active(JobState state) noexcept {
@@ -152,6 +152,6 @@ struct NewJob {
 /// Checks `job` against the limits above (non-empty name and queue, priority and attempts in
 /// range, args that parse as JSON, a non-empty unique key); the error names the field.
 /// Every store calls it; the queue layer may call it earlier to fail fast.
-JobsResult<void> validate(const NewJob& job);
+[[nodiscard]] JobsResult<void> validate(const NewJob& job);
 
 }  // namespace afterwork

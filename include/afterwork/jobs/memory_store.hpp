@@ -38,39 +38,50 @@ public:
     bool blocks() const noexcept override { return false; }
 
     using Store::enqueue;
-    JobsResult<std::vector<EnqueueOutcome>> enqueue(std::span<const NewJob> jobs,
-                                                    TimePoint now) override;
-    JobsResult<std::vector<JobRecord>> claim(const ClaimRequest& request) override;
-    JobsResult<std::vector<LeaseStatus>> heartbeat(std::string_view worker_id,
-                                                   std::span<const JobId> ids,
-                                                   TimePoint lease_until) override;
-    JobsResult<void> set_progress(JobId id, std::string_view worker_id, double fraction,
-                                  std::string_view message) override;
-    JobsResult<std::vector<JobsResult<void>>> complete_many(
-        std::string_view worker_id, std::span<const Completion> completions,
+    [[nodiscard]] JobsResult<std::vector<EnqueueOutcome>> enqueue(std::span<const NewJob> jobs,
+                                                                  TimePoint now) override;
+    [[nodiscard]] JobsResult<std::vector<JobRecord>> claim(const ClaimRequest& request) override;
+    [[nodiscard]] JobsResult<std::vector<LeaseStatus>> heartbeat(std::string_view worker_id,
+                                                                 std::span<const JobId> ids,
+                                                                 TimePoint lease_until) override;
+    [[nodiscard]] JobsResult<void> set_progress(JobId id,
+                                                std::string_view worker_id,
+                                                double fraction,
+                                                std::string_view message) override;
+    [[nodiscard]] JobsResult<std::vector<JobsResult<void>>> complete_many(
+        std::string_view worker_id,
+        std::span<const Completion> completions,
         TimePoint now) override;
-    JobsResult<JobState> fail(JobId id, std::string_view worker_id, std::string_view message,
-                              TimePoint now, std::optional<TimePoint> retry_at,
-                              std::optional<TimePoint> expires_at) override;
-    JobsResult<void> mark_cancelled(JobId id, std::string_view worker_id, TimePoint now,
-                                    std::optional<TimePoint> expires_at) override;
-    JobsResult<std::size_t> release(std::string_view worker_id, std::span<const JobId> ids,
-                                    TimePoint now) override;
-    JobsResult<ExpiredLeases> requeue_expired(TimePoint now,
-                                              std::optional<TimePoint> dead_expires_at) override;
-    JobsResult<std::optional<TimePoint>> next_due_at() const override;
-    JobsResult<JobState> cancel(JobId id, TimePoint now,
-                                std::optional<TimePoint> expires_at) override;
-    JobsResult<void> retry(JobId id, TimePoint now) override;
-    JobsResult<void> remove(JobId id, bool force) override;
-    JobsResult<std::size_t> purge(TimePoint now, std::size_t limit) override;
+    [[nodiscard]] JobsResult<JobState> fail(JobId id,
+                                            std::string_view worker_id,
+                                            std::string_view message,
+                                            TimePoint now,
+                                            std::optional<TimePoint> retry_at,
+                                            std::optional<TimePoint> expires_at) override;
+    [[nodiscard]] JobsResult<void> mark_cancelled(JobId id,
+                                                  std::string_view worker_id,
+                                                  TimePoint now,
+                                                  std::optional<TimePoint> expires_at) override;
+    [[nodiscard]] JobsResult<std::size_t> release(std::string_view worker_id,
+                                                  std::span<const JobId> ids,
+                                                  TimePoint now) override;
+    [[nodiscard]] JobsResult<ExpiredLeases> requeue_expired(
+        TimePoint now, std::optional<TimePoint> dead_expires_at) override;
+    [[nodiscard]] JobsResult<std::optional<TimePoint>> next_due_at() const override;
+    [[nodiscard]] JobsResult<JobState> cancel(JobId id,
+                                              TimePoint now,
+                                              std::optional<TimePoint> expires_at) override;
+    [[nodiscard]] JobsResult<void> retry(JobId id, TimePoint now) override;
+    [[nodiscard]] JobsResult<void> remove(JobId id, bool force) override;
+    [[nodiscard]] JobsResult<std::size_t> purge(TimePoint now, std::size_t limit) override;
     /// Walks every job: O(n log limit) per call.
-    JobsResult<std::size_t> purge_finished(TimePoint finished_before,
-                                           std::span<const JobState> states,
-                                           std::size_t limit) override;
-    JobsResult<JobRecord> get(JobId id) const override;
-    JobsResult<JobPage> list(const JobFilter& filter, const PageRequest& page) const override;
-    JobsResult<std::vector<QueueCounts>> counts() const override;
+    [[nodiscard]] JobsResult<std::size_t> purge_finished(TimePoint finished_before,
+                                                         std::span<const JobState> states,
+                                                         std::size_t limit) override;
+    [[nodiscard]] JobsResult<JobRecord> get(JobId id) const override;
+    [[nodiscard]] JobsResult<JobPage> list(const JobFilter& filter,
+                                           const PageRequest& page) const override;
+    [[nodiscard]] JobsResult<std::vector<QueueCounts>> counts() const override;
 
 private:
     struct State;

@@ -137,6 +137,9 @@ class Worker;
 
 namespace detail {
 
+/// What a queue shares with the workers of this process (src/jobs/queue_state.hpp).
+struct QueueState;
+
 /// A definition with its handler erased: what a worker runs.
 struct JobDefinition {
     std::string name;
@@ -290,36 +293,40 @@ public:
     /// Validates and stores one job; wakes this process's workers. Blocks on the store: see
     /// the file comment. Errors: `not_found` (unknown name), `invalid_argument` (bad input,
     /// naming the field), and the store's errors; none stores anything.
-    JobsResult<EnqueueOutcome> enqueue(std::string_view name, boost::json::value args,
-                                       const EnqueueOptions& options = {});
+    [[nodiscard]] JobsResult<EnqueueOutcome> enqueue(std::string_view name,
+                                                     boost::json::value args,
+                                                     const EnqueueOptions& options = {});
 
     /// `enqueue` with a described struct as the arguments.
     template <class T>
         requires detail::is_described_struct<T>
-    JobsResult<EnqueueOutcome> enqueue(std::string_view name, const T& args,
-                                       const EnqueueOptions& options = {}) {
+    [[nodiscard]] JobsResult<EnqueueOutcome> enqueue(std::string_view name,
+                                                     const T& args,
+                                                     const EnqueueOptions& options = {}) {
         return enqueue(name, to_json(args), options);
     }
 
     /// Several jobs in one store transaction: all are stored or none. An invalid job fails the
     /// call with its index (`jobs[2].args.email: Field required`).
-    JobsResult<std::vector<EnqueueOutcome>> enqueue_many(std::span<const EnqueueRequest> jobs);
+    [[nodiscard]] JobsResult<std::vector<EnqueueOutcome>> enqueue_many(
+        std::span<const EnqueueRequest> jobs);
 
     /// `enqueue` from a coroutine: the store call runs on the blocking pool.
     /// @par Cancellation
     /// Cancelling the caller ends the wait with operation_aborted; the store call still runs
     /// to its end, so the job may have been stored.
-    Task<JobsResult<EnqueueOutcome>> co_enqueue(std::string name, boost::json::value args,
-                                                EnqueueOptions options = {});
+    [[nodiscard]] Task<JobsResult<EnqueueOutcome>> co_enqueue(std::string name,
+                                                              boost::json::value args,
+                                                              EnqueueOptions options = {});
 
     /// `enqueue_many` from a coroutine; cancellation as `co_enqueue`.
-    Task<JobsResult<std::vector<EnqueueOutcome>>> co_enqueue_many(
+    [[nodiscard]] Task<JobsResult<std::vector<EnqueueOutcome>>> co_enqueue_many(
         std::vector<EnqueueRequest> jobs);
 
     /// Checks `jobs` against their definitions and turns them into store jobs, without
     /// storing anything (used by transactional enqueue, see sqlite_queue.hpp).
-    JobsResult<std::vector<NewJob>> prepare(std::span<const EnqueueRequest> jobs,
-                                            TimePoint now) const;
+    [[nodiscard]] JobsResult<std::vector<NewJob>> prepare(std::span<const EnqueueRequest> jobs,
+                                                          TimePoint now) const;
 
     /// Wakes this process's idle workers (after a transactional enqueue commits).
     void notify() const noexcept;
@@ -328,25 +335,25 @@ public:
     /// cancelled at once: its handler sees operation_aborted at its next suspension point and
     /// `JobContext::cancel_requested()` turns true; the job ends `cancelled`. A job running
     /// elsewhere learns it at its worker's next heartbeat.
-    JobsResult<JobState> cancel(JobId id);
+    [[nodiscard]] JobsResult<JobState> cancel(JobId id);
     /// Runs a dead, failed or cancelled job again (`Store::retry`); wakes the workers.
-    JobsResult<void> retry(JobId id);
-    JobsResult<void> remove(JobId id, bool force = false);
-    JobsResult<JobRecord> get(JobId id) const;
-    JobsResult<JobPage> list(const JobFilter& filter = {}, const PageRequest& page = {}) const;
-    JobsResult<std::vector<QueueCounts>> counts() const;
+    [[nodiscard]] JobsResult<void> retry(JobId id);
+    [[nodiscard]] JobsResult<void> remove(JobId id, bool force = false);
+    [[nodiscard]] JobsResult<JobRecord> get(JobId id) const;
+    [[nodiscard]] JobsResult<JobPage> list(const JobFilter& filter = {},
+                                           const PageRequest& page = {}) const;
+    [[nodiscard]] JobsResult<std::vector<QueueCounts>> counts() const;
 
     /// The clock of this queue.
     TimePoint now() const;
     const std::shared_ptr<Store>& store() const noexcept;
 
-    struct State;  // internal, public so the implementation files can name it
-    const std::shared_ptr<State>& state() const noexcept { return state_; }
-
 private:
+    friend class Worker;  // reaches the definitions and registers itself to be woken
+
     void add_definition(detail::JobDefinition definition);
 
-    std::shared_ptr<State> state_;
+    std::shared_ptr<detail::QueueState> state_;
 };
 
 }  // namespace afterwork

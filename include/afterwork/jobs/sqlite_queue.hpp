@@ -30,7 +30,7 @@ namespace afterwork {
 /// Validates `jobs` with `queue` (errors as `Queue::enqueue_many`, nothing written) and adds
 /// them through `connection` with `SqliteStore::enqueue_in` (see there for what the connection
 /// must be). Workers are not woken: call `queue.notify()` after the commit.
-JobsResult<std::vector<EnqueueOutcome>> enqueue_in(sqlite3* connection, const Queue& queue,
-                                                   std::span<const EnqueueRequest> jobs);
+[[nodiscard]] JobsResult<std::vector<EnqueueOutcome>> enqueue_in(
+    sqlite3* connection, const Queue& queue, std::span<const EnqueueRequest> jobs);
 
 }  // namespace afterwork

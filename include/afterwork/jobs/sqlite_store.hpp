@@ -90,8 +90,8 @@ public:
     /// Opens (and creates or migrates) the store in `path`. Errors: `unavailable` (cannot open
     /// or create), `corrupt` (not a database, damaged), `read_only` (a migration was needed
     /// but the file cannot be written), `busy`, `version_mismatch`.
-    static JobsResult<std::unique_ptr<SqliteStore>> open(const std::filesystem::path& path,
-                                                        SqliteOptions options = {});
+    [[nodiscard]] static JobsResult<std::unique_ptr<SqliteStore>> open(
+        const std::filesystem::path& path, SqliteOptions options = {});
 
     SqliteStore(const SqliteStore&) = delete;
     SqliteStore& operator=(const SqliteStore&) = delete;
@@ -111,14 +111,14 @@ public:
     /// layer wakes them after the caller commits.
     /// @par Thread safety
     /// As the caller's connection: not concurrently with other use of `connection`.
-    static JobsResult<std::vector<EnqueueOutcome>> enqueue_in(sqlite3* connection,
-                                                              std::span<const NewJob> jobs,
-                                                              TimePoint now);
+    [[nodiscard]] static JobsResult<std::vector<EnqueueOutcome>> enqueue_in(
+        sqlite3* connection, std::span<const NewJob> jobs, TimePoint now);
 
     /// The schedules of a `Scheduler` kept in this file (table `afterwork_schedules`), through
     /// this store's connection: `SchedulerOptions{.store = SqliteStore::schedule_store(s)}`.
     /// Keeps `store` alive. Its members throw `JobsError` when the file fails.
-    static std::shared_ptr<ScheduleStore> schedule_store(std::shared_ptr<SqliteStore> store);
+    [[nodiscard]] static std::shared_ptr<ScheduleStore> schedule_store(
+        std::shared_ptr<SqliteStore> store);
 
     /// The file this store opened.
     const std::filesystem::path& path() const noexcept;
@@ -132,41 +132,53 @@ public:
     std::string describe() const override;
 
     using Store::enqueue;
-    JobsResult<std::vector<EnqueueOutcome>> enqueue(std::span<const NewJob> jobs,
-                                                    TimePoint now) override;
-    JobsResult<std::vector<JobRecord>> claim(const ClaimRequest& request) override;
-    JobsResult<std::vector<LeaseStatus>> heartbeat(std::string_view worker_id,
-                                                   std::span<const JobId> ids,
-                                                   TimePoint lease_until) override;
-    JobsResult<void> set_progress(JobId id, std::string_view worker_id, double fraction,
-                                  std::string_view message) override;
-    JobsResult<std::vector<JobsResult<void>>> complete_many(
-        std::string_view worker_id, std::span<const Completion> completions,
+    [[nodiscard]] JobsResult<std::vector<EnqueueOutcome>> enqueue(std::span<const NewJob> jobs,
+                                                                  TimePoint now) override;
+    [[nodiscard]] JobsResult<std::vector<JobRecord>> claim(const ClaimRequest& request) override;
+    [[nodiscard]] JobsResult<std::vector<LeaseStatus>> heartbeat(std::string_view worker_id,
+                                                                 std::span<const JobId> ids,
+                                                                 TimePoint lease_until) override;
+    [[nodiscard]] JobsResult<void> set_progress(JobId id,
+                                                std::string_view worker_id,
+                                                double fraction,
+                                                std::string_view message) override;
+    [[nodiscard]] JobsResult<std::vector<JobsResult<void>>> complete_many(
+        std::string_view worker_id,
+        std::span<const Completion> completions,
         TimePoint now) override;
-    JobsResult<CompletedAndClaimed> complete_and_claim(std::string_view worker_id,
-                                                       std::span<const Completion> completions,
-                                                       const ClaimRequest& request) override;
-    JobsResult<JobState> fail(JobId id, std::string_view worker_id, std::string_view message,
-                              TimePoint now, std::optional<TimePoint> retry_at,
-                              std::optional<TimePoint> expires_at) override;
-    JobsResult<void> mark_cancelled(JobId id, std::string_view worker_id, TimePoint now,
-                                    std::optional<TimePoint> expires_at) override;
-    JobsResult<std::size_t> release(std::string_view worker_id, std::span<const JobId> ids,
-                                    TimePoint now) override;
-    JobsResult<ExpiredLeases> requeue_expired(TimePoint now,
-                                              std::optional<TimePoint> dead_expires_at) override;
-    JobsResult<std::optional<TimePoint>> next_due_at() const override;
-    JobsResult<JobState> cancel(JobId id, TimePoint now,
-                                std::optional<TimePoint> expires_at) override;
-    JobsResult<void> retry(JobId id, TimePoint now) override;
-    JobsResult<void> remove(JobId id, bool force) override;
-    JobsResult<std::size_t> purge(TimePoint now, std::size_t limit) override;
-    JobsResult<std::size_t> purge_finished(TimePoint finished_before,
-                                           std::span<const JobState> states,
-                                           std::size_t limit) override;
-    JobsResult<JobRecord> get(JobId id) const override;
-    JobsResult<JobPage> list(const JobFilter& filter, const PageRequest& page) const override;
-    JobsResult<std::vector<QueueCounts>> counts() const override;
+    [[nodiscard]] JobsResult<CompletedAndClaimed> complete_and_claim(
+        std::string_view worker_id,
+        std::span<const Completion> completions,
+        const ClaimRequest& request) override;
+    [[nodiscard]] JobsResult<JobState> fail(JobId id,
+                                            std::string_view worker_id,
+                                            std::string_view message,
+                                            TimePoint now,
+                                            std::optional<TimePoint> retry_at,
+                                            std::optional<TimePoint> expires_at) override;
+    [[nodiscard]] JobsResult<void> mark_cancelled(JobId id,
+                                                  std::string_view worker_id,
+                                                  TimePoint now,
+                                                  std::optional<TimePoint> expires_at) override;
+    [[nodiscard]] JobsResult<std::size_t> release(std::string_view worker_id,
+                                                  std::span<const JobId> ids,
+                                                  TimePoint now) override;
+    [[nodiscard]] JobsResult<ExpiredLeases> requeue_expired(
+        TimePoint now, std::optional<TimePoint> dead_expires_at) override;
+    [[nodiscard]] JobsResult<std::optional<TimePoint>> next_due_at() const override;
+    [[nodiscard]] JobsResult<JobState> cancel(JobId id,
+                                              TimePoint now,
+                                              std::optional<TimePoint> expires_at) override;
+    [[nodiscard]] JobsResult<void> retry(JobId id, TimePoint now) override;
+    [[nodiscard]] JobsResult<void> remove(JobId id, bool force) override;
+    [[nodiscard]] JobsResult<std::size_t> purge(TimePoint now, std::size_t limit) override;
+    [[nodiscard]] JobsResult<std::size_t> purge_finished(TimePoint finished_before,
+                                                         std::span<const JobState> states,
+                                                         std::size_t limit) override;
+    [[nodiscard]] JobsResult<JobRecord> get(JobId id) const override;
+    [[nodiscard]] JobsResult<JobPage> list(const JobFilter& filter,
+                                           const PageRequest& page) const override;
+    [[nodiscard]] JobsResult<std::vector<QueueCounts>> counts() const override;
 
 private:
     struct State;

@@ -165,11 +165,11 @@ public:
     /// the same batch — is not added: its outcome carries the existing id and
     /// `created = false`. A `run_at` after `now` makes the job scheduled, otherwise queued
     /// (`run_at` = `now` when unset). `created_at` is `now`.
-    virtual JobsResult<std::vector<EnqueueOutcome>> enqueue(std::span<const NewJob> jobs,
-                                                            TimePoint now) = 0;
+    [[nodiscard]] virtual JobsResult<std::vector<EnqueueOutcome>> enqueue(
+        std::span<const NewJob> jobs, TimePoint now) = 0;
 
     /// `enqueue` of one job.
-    JobsResult<EnqueueOutcome> enqueue(const NewJob& job, TimePoint now);
+    [[nodiscard]] JobsResult<EnqueueOutcome> enqueue(const NewJob& job, TimePoint now);
 
     // ---- workers -------------------------------------------------------------------------
 
@@ -185,29 +185,33 @@ public:
     /// they now are, in that order; none is handed to two workers however many claim at once.
     /// `invalid_argument` for an empty worker id, a lease or period of zero or less, or a
     /// negative `max_starts`.
-    virtual JobsResult<std::vector<JobRecord>> claim(const ClaimRequest& request) = 0;
+    [[nodiscard]] virtual JobsResult<std::vector<JobRecord>> claim(const ClaimRequest& request) = 0;
 
     /// Renews the leases `worker_id` holds on `ids` to `lease_until` and reports, per id in
     /// order, whether it still holds the lease (false for ids that do not exist, are not
     /// running or belong to another worker; those are left alone) and whether a cancel was
     /// requested.
-    virtual JobsResult<std::vector<LeaseStatus>> heartbeat(std::string_view worker_id,
-                                                           std::span<const JobId> ids,
-                                                           TimePoint lease_until) = 0;
+    [[nodiscard]] virtual JobsResult<std::vector<LeaseStatus>> heartbeat(std::string_view worker_id,
+                                                                         std::span<const JobId> ids,
+                                                                         TimePoint lease_until) = 0;
 
     /// Records the handler's progress: `fraction` in 0..1 (else `invalid_argument`) and a
     /// message. `lease_lost` unless `worker_id` holds the job's lease; `not_found` for an
     /// unknown id.
-    virtual JobsResult<void> set_progress(JobId id, std::string_view worker_id, double fraction,
-                                          std::string_view message) = 0;
+    [[nodiscard]] virtual JobsResult<void> set_progress(JobId id,
+                                                        std::string_view worker_id,
+                                                        double fraction,
+                                                        std::string_view message) = 0;
 
     /// The attempt succeeded: state succeeded, `result` (JSON text, checked; nullopt keeps
     /// none), `finished_at` = `now`, the lease cleared, purged after `expires_at` (nullopt:
     /// kept until removed). `lease_lost` unless `worker_id` holds the lease; `not_found` for an
     /// unknown id (e.g. removed while it ran). `complete_many` of one job.
-    JobsResult<void> complete(JobId id, std::string_view worker_id,
-                              std::optional<std::string_view> result_json, TimePoint now,
-                              std::optional<TimePoint> expires_at);
+    [[nodiscard]] JobsResult<void> complete(JobId id,
+                                            std::string_view worker_id,
+                                            std::optional<std::string_view> result_json,
+                                            TimePoint now,
+                                            std::optional<TimePoint> expires_at);
 
     /// `complete` for several jobs of one worker in one atomic step, all finished at `now`.
     /// A busy worker gathers its finished jobs for a moment and completes them together: on
@@ -216,7 +220,7 @@ public:
     /// job that is unknown (`not_found`), not held (`lease_lost`) or has a malformed result
     /// (`invalid_argument`) is left as it was and the others still complete. A storage error
     /// fails the whole call and completes none.
-    virtual JobsResult<std::vector<JobsResult<void>>> complete_many(
+    [[nodiscard]] virtual JobsResult<std::vector<JobsResult<void>>> complete_many(
         std::string_view worker_id, std::span<const Completion> completions, TimePoint now) = 0;
 
     /// `complete_many` (all finished at `request.now`) and then `claim`, as a busy worker does
@@ -224,8 +228,9 @@ public:
     /// state costs one transaction per batch instead of two. An error of the call means
     /// nothing was completed or claimed; a claim that fails after the completions were
     /// written is reported in `claimed`. The default calls the two in turn.
-    virtual JobsResult<CompletedAndClaimed> complete_and_claim(
-        std::string_view worker_id, std::span<const Completion> completions,
+    [[nodiscard]] virtual JobsResult<CompletedAndClaimed> complete_and_claim(
+        std::string_view worker_id,
+        std::span<const Completion> completions,
         const ClaimRequest& request);
 
     /// The attempt failed with `message`, which is appended to `errors`. With `retry_at` and
@@ -233,23 +238,28 @@ public:
     /// `retry_at`; otherwise dead, with `finished_at` = `now` and purged after `expires_at`.
     /// A job whose cancel was requested is not retried but becomes cancelled. The lease is
     /// cleared. Returns the new state. `lease_lost` / `not_found` as `complete`.
-    virtual JobsResult<JobState> fail(JobId id, std::string_view worker_id,
-                                      std::string_view message, TimePoint now,
-                                      std::optional<TimePoint> retry_at,
-                                      std::optional<TimePoint> expires_at) = 0;
+    [[nodiscard]] virtual JobsResult<JobState> fail(JobId id,
+                                                    std::string_view worker_id,
+                                                    std::string_view message,
+                                                    TimePoint now,
+                                                    std::optional<TimePoint> retry_at,
+                                                    std::optional<TimePoint> expires_at) = 0;
 
     /// The handler saw the cancel and stopped: state cancelled, `finished_at` = `now`, purged
     /// after `expires_at`. `lease_lost` / `not_found` as `complete`.
-    virtual JobsResult<void> mark_cancelled(JobId id, std::string_view worker_id, TimePoint now,
-                                            std::optional<TimePoint> expires_at) = 0;
+    [[nodiscard]] virtual JobsResult<void> mark_cancelled(JobId id,
+                                                          std::string_view worker_id,
+                                                          TimePoint now,
+                                                          std::optional<TimePoint> expires_at) = 0;
 
     /// Gives back the jobs of `ids` that `worker_id` holds (graceful shutdown): each becomes
     /// queued again, and its attempt is not counted (`attempt` goes back one) because it did
     /// not fail — a deploy must not use up a job's attempts. A released job whose cancel was
     /// requested becomes cancelled instead (`finished_at` = `now`, no expiry). Ids the worker
     /// does not hold are skipped. Returns how many were released.
-    virtual JobsResult<std::size_t> release(std::string_view worker_id,
-                                            std::span<const JobId> ids, TimePoint now) = 0;
+    [[nodiscard]] virtual JobsResult<std::size_t> release(std::string_view worker_id,
+                                                          std::span<const JobId> ids,
+                                                          TimePoint now) = 0;
 
     /// Ends every lease whose `lease_until` is not after `now` (a worker that died or hung):
     /// the attempt stays counted and "lease of <worker> expired" is appended to `errors`; the
@@ -257,12 +267,12 @@ public:
     /// cancel was requested (both with `finished_at` = `now`, purged after `dead_expires_at`).
     /// The queue layer runs it every few seconds on every worker; running it twice is
     /// harmless.
-    virtual JobsResult<ExpiredLeases> requeue_expired(
+    [[nodiscard]] virtual JobsResult<ExpiredLeases> requeue_expired(
         TimePoint now, std::optional<TimePoint> dead_expires_at) = 0;
 
     /// The earliest `run_at` of a scheduled or failed job (nullopt when there is none), so an
     /// idle worker knows how long it may sleep.
-    virtual JobsResult<std::optional<TimePoint>> next_due_at() const = 0;
+    [[nodiscard]] virtual JobsResult<std::optional<TimePoint>> next_due_at() const = 0;
 
     // ---- people (REST API, command line) --------------------------------------------------
 
@@ -272,23 +282,24 @@ public:
     /// heartbeat and calls `mark_cancelled` (so the result is `running`). Cancelling a
     /// cancelled job changes nothing and returns `cancelled`; a succeeded or dead job is
     /// `invalid_state`. `not_found` for an unknown id.
-    virtual JobsResult<JobState> cancel(JobId id, TimePoint now,
-                                        std::optional<TimePoint> expires_at) = 0;
+    [[nodiscard]] virtual JobsResult<JobState> cancel(JobId id,
+                                                      TimePoint now,
+                                                      std::optional<TimePoint> expires_at) = 0;
 
     /// Runs a dead, failed or cancelled job again: it becomes queued, due at `now`, with
     /// `attempt` back to 0 (a fresh set of attempts), `errors` kept as history, and the
     /// result, progress, finish time, expiry and cancel flag cleared. Running, queued,
     /// scheduled and succeeded jobs are `invalid_state` (enqueue a new job to run a succeeded
     /// one again); `duplicate` when its unique key is held by another active job.
-    virtual JobsResult<void> retry(JobId id, TimePoint now) = 0;
+    [[nodiscard]] virtual JobsResult<void> retry(JobId id, TimePoint now) = 0;
 
     /// Deletes a job. A running job is `invalid_state` unless `force` (its worker then gets
     /// `not_found` when it finishes). `not_found` for an unknown id.
-    virtual JobsResult<void> remove(JobId id, bool force) = 0;
+    [[nodiscard]] virtual JobsResult<void> remove(JobId id, bool force) = 0;
 
     /// Deletes up to `limit` finished jobs whose `expires_at` is not after `now` and returns
     /// how many; call again while it returns `limit`. The bound keeps one call short.
-    virtual JobsResult<std::size_t> purge(TimePoint now, std::size_t limit) = 0;
+    [[nodiscard]] virtual JobsResult<std::size_t> purge(TimePoint now, std::size_t limit) = 0;
 
     /// Deletes up to `limit` finished jobs whose `finished_at` is before `finished_before`,
     /// whatever their `expires_at`, oldest finish first, and returns how many; call again
@@ -298,19 +309,20 @@ public:
     /// cancelled and dead (repeats change nothing); empty means all three. Scheduled, queued,
     /// running and failed jobs are never deleted. `invalid_argument` for a state that is not
     /// finished or a `limit` of 0.
-    virtual JobsResult<std::size_t> purge_finished(TimePoint finished_before,
-                                                   std::span<const JobState> states,
-                                                   std::size_t limit) = 0;
+    [[nodiscard]] virtual JobsResult<std::size_t> purge_finished(TimePoint finished_before,
+                                                                 std::span<const JobState> states,
+                                                                 std::size_t limit) = 0;
 
     /// One job, or `not_found`.
-    virtual JobsResult<JobRecord> get(JobId id) const = 0;
+    [[nodiscard]] virtual JobsResult<JobRecord> get(JobId id) const = 0;
 
     /// Jobs matching `filter`, newest first, one page at a time. `invalid_argument` for a
     /// limit of 0 or over `kMaxPageSize`.
-    virtual JobsResult<JobPage> list(const JobFilter& filter, const PageRequest& page) const = 0;
+    [[nodiscard]] virtual JobsResult<JobPage> list(const JobFilter& filter,
+                                                   const PageRequest& page) const = 0;
 
     /// Jobs per state for every queue that has any, ordered by queue name.
-    virtual JobsResult<std::vector<QueueCounts>> counts() const = 0;
+    [[nodiscard]] virtual JobsResult<std::vector<QueueCounts>> counts() const = 0;
 
 protected:
     Store() = default;

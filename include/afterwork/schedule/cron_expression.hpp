@@ -64,7 +64,7 @@ enum class CronField : std::uint8_t { second, minute, hour, day_of_month, month,
 class CronExpression {
 public:
     /// Parses `text` (see above). Leading and trailing blanks are ignored.
-    static ScheduleResult<CronExpression> try_parse(std::string_view text);
+    [[nodiscard]] static ScheduleResult<CronExpression> try_parse(std::string_view text);
     /// As `try_parse`; throws `ScheduleError`.
     static CronExpression parse(std::string_view text);
 

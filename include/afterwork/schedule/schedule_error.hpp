@@ -19,14 +19,14 @@ namespace afterwork {
 
 /// What was wrong with the input. Spelled as in logs; the values are stable.
 enum class ScheduleErrc {
-    invalid_cron = 1,   ///< a cron expression that does not parse, or that can never fire
-    unknown_time_zone,  ///< a zone name the tz database does not know
-    invalid_interval,   ///< an interval of zero or less, or an end before the start
-    invalid_time,       ///< an ISO 8601 instant that does not parse or is out of range
-    invalid_trigger,    ///< a serialised trigger of an unknown kind or with a malformed body
-    duplicate_job,      ///< a scheduler job id that is already taken
-    unknown_job,        ///< a scheduler job id that is not there
-    invalid_option,     ///< a scheduler job option out of range (negative grace, no function)
+    invalid_cron = 1,    ///< a cron expression that does not parse, or that can never fire
+    unknown_time_zone,   ///< a zone name the tz database does not know
+    invalid_interval,    ///< an interval of zero or less, or an end before the start
+    invalid_time,        ///< an ISO 8601 instant that does not parse or is out of range
+    invalid_trigger,     ///< a serialised trigger of an unknown kind or with a malformed body
+    duplicate_schedule,  ///< a schedule id that is already taken in the scheduler
+    unknown_schedule,    ///< a schedule id that is not in the scheduler
+    invalid_option,      ///< a schedule option out of range (negative grace, no function)
 };
 
 /// The `boost::system` category of `ScheduleErrc` (name "afterwork.schedule").

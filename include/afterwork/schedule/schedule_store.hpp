@@ -7,13 +7,13 @@
 /// share it to act out a restart).
 ///
 /// What is kept is what a restart needs to neither lose nor repeat an occurrence: the trigger
-/// (its string form), the next occurrence not yet fired, the last one fired and whether the job
-/// is paused. Functions are code, not data: after a restart the program adds its jobs again
-/// under the same ids, and the scheduler resumes each from its record when the trigger is
-/// unchanged (a changed trigger starts afresh). The scheduler writes a record before it starts
-/// the run it fired, so a crash during a run does not repeat it (at most once per occurrence
-/// per store); occurrences that came due while the process was down are handled by the job's
-/// misfire grace and coalescing like any late run.
+/// (its string form), the next occurrence not yet fired, the last one fired and whether the
+/// schedule is paused. Functions are code, not data: after a restart the program adds its
+/// schedules again under the same ids, and the scheduler resumes each from its record when the
+/// trigger is unchanged (a changed trigger starts afresh). The scheduler writes a record before
+/// it starts the run it fired, so a crash during a run does not repeat it (at most once per
+/// occurrence per store); occurrences that came due while the process was down are handled by
+/// the schedule's misfire grace and coalescing like any late run.
 ///
 /// @par Thread safety
 /// Implementations are thread-safe. The scheduler calls them on the blocking pool, never on a
@@ -30,7 +30,7 @@
 
 namespace afterwork {
 
-/// One job's persisted schedule.
+/// One schedule's persisted record.
 struct ScheduleRecord {
     std::string id;
     std::string name;

@@ -3,10 +3,12 @@
 
 /// @file
 /// `Scheduler`: runs functions when their triggers fire — APScheduler's `AsyncIOScheduler` on
-/// afterwork's loops. Jobs are added, replaced, removed, paused and resumed by id, and listed
-/// with their trigger, time zone, next run, last run and last outcome.
+/// afterwork's loops. A schedule (a function, its trigger and options, under an id) is added,
+/// replaced, removed, paused and resumed by id, and listed with its trigger, time zone, next
+/// run, last run and last outcome. (APScheduler calls a schedule a "job"; here a job is only a
+/// durable job of the jobs layer.)
 ///
-/// @par Firing rules (per job)
+/// @par Firing rules (per schedule)
 /// - A run starts when its fire time comes (plus a random delay in [0, jitter] drawn for each
 ///   occurrence). A coroutine runs on the scheduler's loop; a plain function (wrap it with
 ///   `blocking()`) on the blocking pool. An exception is logged and counted, and the next
@@ -17,23 +19,25 @@
 ///   second, which misses runs on any busy machine.
 /// - Coalescing (default on): when several occurrences are due at once, they run once, for the
 ///   latest one within the grace; off, each one within the grace runs.
-/// - Maximum instances (default 1): an occurrence that comes while that many runs of the job
-///   are still going is skipped and counted (`skipped`), as APScheduler does.
-/// - A job whose trigger has no further occurrence (a date trigger that fired) is removed.
+/// - Maximum instances (default 1): an occurrence that comes while that many runs of the
+///   schedule are still going is skipped and counted (`skipped`), as APScheduler does.
+/// - A schedule whose trigger has no further occurrence (a date trigger that fired) is removed.
 ///
 /// @par Time
-/// Fire times come from the job's trigger (its time zone and daylight-saving rule are the
+/// Fire times come from the schedule's trigger (its time zone and daylight-saving rule are the
 /// trigger's); "now" comes from the scheduler's clock, which a test can drive (`ManualClock`).
-/// Finding the next due job and adding one are O(log n).
+/// Finding the next due schedule and adding one are O(log n).
 ///
 /// @par Restarts
-/// With a `ScheduleStore`, each job's next and last occurrence are persisted; a job added again
-/// under the same id with the same trigger resumes where it was (see schedule_store.hpp).
+/// With a `ScheduleStore`, each schedule's next and last occurrence are persisted; a schedule
+/// added again under the same id with the same trigger resumes where it was (see
+/// schedule_store.hpp).
 ///
 /// @par Thread safety
-/// Thread-safe: every member may be called from any thread, jobs included (a job may remove or
-/// pause itself). With a store, `add`/`replace`/`remove`/`pause`/`resume` write to it before
-/// they return, so call them from startup code or a plain thread rather than a busy loop.
+/// Thread-safe: every member may be called from any thread, scheduled functions included (a
+/// schedule's function may remove or pause its own schedule). With a store,
+/// `add`/`replace`/`remove`/`pause`/`resume` write to it before they return, so call them from
+/// startup code or a plain thread rather than a busy loop.
 ///
 /// @par Lifetime
 /// `stop()` (or the destructor) stops firing and cancels running instances (reason
@@ -58,9 +62,9 @@
 
 namespace afterwork {
 
-/// Per-job options; `{.id = "digest", .max_instances = 2}`.
+/// Per-schedule options; `{.id = "digest", .max_instances = 2}`.
 struct ScheduleOptions {
-    std::string id;  ///< unique within the scheduler; defaults to the job's name
+    std::string id;  ///< unique within the scheduler; defaults to the schedule's name
     /// How late an occurrence may start and still run; default min(period, 1 min).
     std::optional<std::chrono::milliseconds> misfire_grace;
     bool coalesce = true;
@@ -69,7 +73,7 @@ struct ScheduleOptions {
     bool paused = false;                  ///< added paused: no run until `resume`
 };
 
-/// What happened to a job's latest occurrence.
+/// What happened to a schedule's latest occurrence.
 enum class ScheduleOutcome : std::uint8_t {
     none,
     running,
@@ -81,8 +85,9 @@ enum class ScheduleOutcome : std::uint8_t {
 };
 std::string_view to_string(ScheduleOutcome outcome) noexcept;
 
-/// A snapshot of one job, for listings (`GET /jobs`).
-struct ScheduledJobInfo {
+/// A snapshot of one schedule, for listings (`GET /schedules`, the reference service's
+/// `GET /jobs`).
+struct ScheduleInfo {
     std::string id;
     std::string name;
     std::string trigger;      ///< the string form (`cron:0 9 * * *@Asia/Kolkata`)
@@ -115,38 +120,40 @@ public:
     /// Stops (without waiting).
     ~Scheduler();
 
-    /// Adds a job. Fails with `duplicate_job` when the id is taken, `invalid_option` for an
-    /// empty id or function, a negative grace or jitter or max_instances < 1; nothing changes
-    /// then. A store that fails throws its own exception, and nothing changes either. May be
-    /// called before `start`.
-    ScheduleResult<void> try_add(std::string name,
-                                 Trigger trigger,
-                                 RecurringFunction function,
-                                 ScheduleOptions options = {});
+    /// Adds a schedule. Fails with `duplicate_schedule` when the id is taken, `invalid_option`
+    /// for an empty id or function, a negative grace or jitter or max_instances < 1; nothing
+    /// changes then. A store that fails throws its own exception, and nothing changes either.
+    /// May be called before `start`.
+    [[nodiscard]] ScheduleResult<void> try_add(std::string name,
+                                               Trigger trigger,
+                                               RecurringFunction function,
+                                               ScheduleOptions options = {});
     /// As `try_add`; throws `ScheduleError`.
     void add(std::string name,
              Trigger trigger,
              RecurringFunction function,
              ScheduleOptions options = {});
-    /// Adds the job, or replaces the one with its id (its running instances go on; counts and
+    /// Adds the schedule, or replaces the one with its id (its running instances go on; counts and
     /// last outcome carry over, the next run is computed afresh from the new trigger).
     void replace(std::string name,
                  Trigger trigger,
                  RecurringFunction function,
                  ScheduleOptions options = {});
-    /// Removes a job (running instances go on); `unknown_job` when there is none.
-    ScheduleResult<void> try_remove(std::string_view id);
+    /// Removes a schedule (running instances go on); `unknown_schedule` when there is none.
+    [[nodiscard]] ScheduleResult<void> try_remove(std::string_view id);
     void remove(std::string_view id);
     /// Pause: no occurrence fires (none is counted as missed) until `resume`, which plans the
     /// next occurrence after the current time. Both are no-ops when already in that state.
-    ScheduleResult<void> try_pause(std::string_view id);
+    [[nodiscard]] ScheduleResult<void> try_pause(std::string_view id);
     void pause(std::string_view id);
-    ScheduleResult<void> try_resume(std::string_view id);
+    [[nodiscard]] ScheduleResult<void> try_resume(std::string_view id);
     void resume(std::string_view id);
 
-    std::optional<ScheduledJobInfo> job(std::string_view id) const;
-    /// Every job, by next run (paused ones last), then id.
-    std::vector<ScheduledJobInfo> jobs() const;
+    /// The schedule with `id`, or nullopt.
+    [[nodiscard]] std::optional<ScheduleInfo> find(std::string_view id) const;
+    /// Every schedule, by next run (paused ones last), then id.
+    [[nodiscard]] std::vector<ScheduleInfo> schedules() const;
+    /// The number of schedules.
     std::size_t size() const;
 
     /// Starts firing on `executor` (one loop). Throws std::logic_error when started twice.
@@ -160,11 +167,11 @@ public:
     struct State;  // internal, public only so the implementation file can name it
 
 private:
-    ScheduleResult<void> insert(std::string name,
-                                Trigger trigger,
-                                RecurringFunction function,
-                                ScheduleOptions options,
-                                bool replace_existing);
+    [[nodiscard]] ScheduleResult<void> insert(std::string name,
+                                              Trigger trigger,
+                                              RecurringFunction function,
+                                              ScheduleOptions options,
+                                              bool replace_existing);
     std::shared_ptr<State> state_;
 };
 

@@ -76,7 +76,7 @@ public:
     /// The zone called `name` (case-sensitive, as in the tz database). An unknown name fails
     /// with `ScheduleErrc::unknown_time_zone`, e.g. `unknown time zone "Asia/Bombay2"`, and a
     /// hint when only the letter case is wrong.
-    static ScheduleResult<TimeZone> try_locate(std::string_view name);
+    [[nodiscard]] static ScheduleResult<TimeZone> try_locate(std::string_view name);
     /// As `try_locate`; throws `ScheduleError`.
     static TimeZone locate(std::string_view name);
 
@@ -128,7 +128,8 @@ std::string format_iso8601(std::chrono::system_clock::time_point instant, const 
 /// `ScheduleErrc::invalid_time` and a message saying which part is wrong.
 /// @par Thread safety
 /// Thread-safe.
-ScheduleResult<std::chrono::system_clock::time_point> try_parse_iso8601(std::string_view text);
+[[nodiscard]] ScheduleResult<std::chrono::system_clock::time_point> try_parse_iso8601(
+    std::string_view text);
 /// As `try_parse_iso8601`; throws `ScheduleError`.
 std::chrono::system_clock::time_point parse_iso8601(std::string_view text);
 

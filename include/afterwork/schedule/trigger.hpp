@@ -2,7 +2,7 @@
 #pragma once
 
 /// @file
-/// Triggers say when a scheduled job fires: `CronTrigger` (a cron expression in a time zone),
+/// Triggers say when a schedule fires: `CronTrigger` (a cron expression in a time zone),
 /// `IntervalTrigger` (every fixed duration, optionally between a start and an end) and
 /// `DateTrigger` (once). `Trigger` holds any of them for the scheduler and the store.
 ///
@@ -45,8 +45,8 @@ public:
     /// Parses `expression` and locates `zone`; throws `ScheduleError`.
     explicit CronTrigger(std::string_view expression, std::string_view zone = "UTC");
     /// As the string constructor, without throwing.
-    static ScheduleResult<CronTrigger> try_create(std::string_view expression,
-                                                  std::string_view zone = "UTC");
+    [[nodiscard]] static ScheduleResult<CronTrigger> try_create(std::string_view expression,
+                                                                std::string_view zone = "UTC");
 
     /// The first fire time strictly after `after`; nullopt when none is left.
     std::optional<TimePoint> next_after(TimePoint after) const {
@@ -73,7 +73,7 @@ private:
 /// start itself), whatever instant is asked about, so the cadence never drifts. Without a
 /// start the trigger is anchored on the instant it is asked about: `next_after(t)` is
 /// `t + interval`, and the scheduler, which passes the previous fire time, gets a steady
-/// cadence that began when the job was added (APScheduler's default). With an end, no fire
+/// cadence that began when the schedule was added (APScheduler's default). With an end, no fire
 /// time is later than the end.
 /// @par Thread safety
 /// Distinct objects safe, shared unsafe; const members may run concurrently.
@@ -87,9 +87,10 @@ public:
                              std::optional<TimePoint> start = std::nullopt,
                              std::optional<TimePoint> end = std::nullopt);
     /// As the constructor, without throwing.
-    static ScheduleResult<IntervalTrigger> try_create(Duration interval,
-                                                      std::optional<TimePoint> start = std::nullopt,
-                                                      std::optional<TimePoint> end = std::nullopt);
+    [[nodiscard]] static ScheduleResult<IntervalTrigger> try_create(
+        Duration interval,
+        std::optional<TimePoint> start = std::nullopt,
+        std::optional<TimePoint> end = std::nullopt);
 
     std::optional<TimePoint> next_after(TimePoint after) const;
     /// "Every 5 minutes", "Every 90 seconds from 2026-12-01T09:00:00Z until ...".
@@ -141,7 +142,7 @@ private:
     TimePoint at_;
 };
 
-/// Any trigger, by value: what the scheduler holds for a job and the store persists.
+/// Any trigger, by value: what the scheduler holds for a schedule and the store persists.
 ///
 /// A closed `std::variant` rather than a class hierarchy: the three kinds are all the
 /// scheduler needs (APScheduler's combining triggers can come as further alternatives), a
@@ -160,7 +161,7 @@ public:
     /// Reads the string form written by `to_string` (see the file comment). Fails with
     /// `ScheduleErrc::invalid_trigger` for an unknown kind or a malformed body, or with the
     /// error of the part that is wrong (cron, zone, interval, time).
-    static ScheduleResult<Trigger> try_parse(std::string_view text);
+    [[nodiscard]] static ScheduleResult<Trigger> try_parse(std::string_view text);
     /// As `try_parse`; throws `ScheduleError`.
     static Trigger parse(std::string_view text);
 

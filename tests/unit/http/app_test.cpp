@@ -267,7 +267,7 @@ TEST(App, StartsOnlyOnce) {
 
 // The app's scheduler starts with the app and stops with it; a driven clock comes through
 // configure_scheduler.
-TEST(AppScheduler, ScheduledJobsRunWhileServingAndStopWithTheApp) {
+TEST(AppScheduler, SchedulesRunWhileServingAndStopWithTheApp) {
     using namespace std::chrono_literals;
     const auto start = parse_iso8601("2026-06-01T08:59:00Z");
     auto clock = std::make_shared<ManualClock>(start);
@@ -288,13 +288,13 @@ TEST(AppScheduler, ScheduledJobsRunWhileServingAndStopWithTheApp) {
         TestClient client(app);
         clock->advance(1min);
         EXPECT_TRUE(testing::eventually([&] { return runs->load() == 1 && blocking_runs->load() == 1; }));
-        auto digest = app.scheduler().job("digest");
+        auto digest = app.scheduler().find("digest");
         ASSERT_TRUE(digest);
         EXPECT_EQ(digest->next_run, parse_iso8601("2026-06-02T09:00:00Z"));
     }
     // Stopped with the app: its firing loop and instances have ended, the listing stays.
     EXPECT_TRUE(app.scheduler().wait_stopped(0s));
-    auto digest = app.scheduler().job("digest");
+    auto digest = app.scheduler().find("digest");
     ASSERT_TRUE(digest);
     EXPECT_EQ(digest->running, 0);
     EXPECT_EQ(digest->last_outcome, ScheduleOutcome::succeeded);

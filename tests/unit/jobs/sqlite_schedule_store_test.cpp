@@ -74,7 +74,7 @@ TEST(SqliteScheduleStore, ASchedulerRestartResumesFromTheFile) {
     auto clock = std::make_shared<ManualClock>(t0);
     Loop loop("scheduler");
     loop.start();
-    auto runs_of = [](Scheduler& scheduler) { return scheduler.job("hourly")->runs; };
+    auto runs_of = [](Scheduler& scheduler) { return scheduler.find("hourly")->runs; };
     {
         Scheduler scheduler({.clock = clock,
                              .store = SqliteStore::schedule_store(open_store(path)),
@@ -92,15 +92,15 @@ TEST(SqliteScheduleStore, ASchedulerRestartResumesFromTheFile) {
     Scheduler scheduler(
         {.clock = clock, .store = SqliteStore::schedule_store(open_store(path)), .name = "second"});
     scheduler.add("hourly", IntervalTrigger(1h, t0), [] { return no_op(); });
-    EXPECT_EQ(scheduler.job("hourly")->next_run, t0 + 2h);
-    EXPECT_EQ(scheduler.job("hourly")->last_run, t0 + 1h);
+    EXPECT_EQ(scheduler.find("hourly")->next_run, t0 + 2h);
+    EXPECT_EQ(scheduler.find("hourly")->last_run, t0 + 1h);
     scheduler.start(loop.executor());
     ASSERT_TRUE(testing::eventually([&] {
-        auto job = scheduler.job("hourly");
-        return job->runs == 1 && job->running == 0;
+        auto schedule = scheduler.find("hourly");
+        return schedule->runs == 1 && schedule->running == 0;
     }));
-    EXPECT_EQ(scheduler.job("hourly")->last_run, t0 + 2h);
-    EXPECT_EQ(scheduler.job("hourly")->missed, 0u);
+    EXPECT_EQ(scheduler.find("hourly")->last_run, t0 + 2h);
+    EXPECT_EQ(scheduler.find("hourly")->missed, 0u);
     scheduler.stop();
     ASSERT_TRUE(scheduler.wait_stopped(10s));
     loop.stop();
@@ -116,7 +116,7 @@ TEST(SqliteScheduleStore, AFailingFileRejectsTheAddAndChangesNothing) {
     Scheduler scheduler({.store = SqliteStore::schedule_store(read_only), .name = "ro"});
     EXPECT_THROW(scheduler.add("job", IntervalTrigger(1min), [] { return no_op(); }), JobsError);
     EXPECT_EQ(scheduler.size(), 0u);
-    EXPECT_FALSE(scheduler.job("job"));
+    EXPECT_FALSE(scheduler.find("job"));
 }
 
 }  // namespace

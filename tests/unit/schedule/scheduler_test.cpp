@@ -61,17 +61,17 @@ protected:
 
     void start() { scheduler().start(loop_.executor()); }
 
-    ScheduledJobInfo info(std::string_view id) {
-        auto job = scheduler().job(id);
-        EXPECT_TRUE(job.has_value()) << id;
-        return job.value_or(ScheduledJobInfo{});
+    ScheduleInfo info(std::string_view id) {
+        auto schedule = scheduler().find(id);
+        EXPECT_TRUE(schedule.has_value()) << id;
+        return schedule.value_or(ScheduleInfo{});
     }
 
-    // Waits until job `id` has ended `runs` runs (succeeded, failed or cancelled).
+    // Waits until schedule `id` has ended `runs` runs (succeeded, failed or cancelled).
     bool finished_runs(std::string_view id, std::uint64_t runs) {
         return eventually([&] {
-            auto job = scheduler().job(id);
-            return job && job->runs >= runs && job->running == 0;
+            auto schedule = scheduler().find(id);
+            return schedule && schedule->runs >= runs && schedule->running == 0;
         });
     }
 
@@ -81,7 +81,7 @@ protected:
     std::unique_ptr<Scheduler> scheduler_;
 };
 
-TEST_F(SchedulerTest, IntervalJobFiresOncePerPeriodOfTheDrivenClock) {
+TEST_F(SchedulerTest, IntervalScheduleFiresOncePerPeriodOfTheDrivenClock) {
     scheduler().add("tick", IntervalTrigger(10s), [] { return no_op(); });
     start();
     EXPECT_EQ(info("tick").next_run, t0_ + 10s);
@@ -91,23 +91,23 @@ TEST_F(SchedulerTest, IntervalJobFiresOncePerPeriodOfTheDrivenClock) {
     ASSERT_TRUE(finished_runs("tick", 1));
     clock_->advance(10s);
     ASSERT_TRUE(finished_runs("tick", 2));
-    auto job = info("tick");
-    EXPECT_EQ(job.runs, 2u);
-    EXPECT_EQ(job.last_run, t0_ + 20s);
-    EXPECT_EQ(job.next_run, t0_ + 30s);
-    EXPECT_EQ(job.last_outcome, ScheduleOutcome::succeeded);
-    EXPECT_EQ(job.missed, 0u);
+    auto schedule = info("tick");
+    EXPECT_EQ(schedule.runs, 2u);
+    EXPECT_EQ(schedule.last_run, t0_ + 20s);
+    EXPECT_EQ(schedule.next_run, t0_ + 30s);
+    EXPECT_EQ(schedule.last_outcome, ScheduleOutcome::succeeded);
+    EXPECT_EQ(schedule.missed, 0u);
 }
 
-TEST_F(SchedulerTest, CronJobFiresAtItsWallClockTimeInItsZone) {
+TEST_F(SchedulerTest, CronScheduleFiresAtItsWallClockTimeInItsZone) {
     clock_->set(at("2026-03-01T03:00:00Z"));  // 08:30 in Kolkata
     scheduler().add("digest", CronTrigger("0 9 * * *", "Asia/Kolkata"), [] { return no_op(); });
     start();
-    auto job = info("digest");
-    EXPECT_EQ(job.next_run, at("2026-03-01T03:30:00Z"));
-    EXPECT_EQ(job.zone.name(), "Asia/Kolkata");
-    EXPECT_EQ(job.trigger, "cron:0 9 * * *@Asia/Kolkata");
-    EXPECT_EQ(job.misfire_grace, 60s);
+    auto schedule = info("digest");
+    EXPECT_EQ(schedule.next_run, at("2026-03-01T03:30:00Z"));
+    EXPECT_EQ(schedule.zone.name(), "Asia/Kolkata");
+    EXPECT_EQ(schedule.trigger, "cron:0 9 * * *@Asia/Kolkata");
+    EXPECT_EQ(schedule.misfire_grace, 60s);
 
     clock_->set(at("2026-03-01T03:30:00Z"));
     ASSERT_TRUE(finished_runs("digest", 1));
@@ -129,10 +129,10 @@ TEST_F(SchedulerTest, OccurrencesPastTheGraceAreMissedAndTheRestCoalesce) {
     clock_->advance(10min);
     ASSERT_TRUE(eventually([&] { return info("minutely").missed == 8; }));
     ASSERT_TRUE(finished_runs("minutely", 1));
-    auto job = info("minutely");
-    EXPECT_EQ(job.runs, 1u);
-    EXPECT_EQ(job.last_run, t0_ + 10min);
-    EXPECT_EQ(job.next_run, t0_ + 11min);
+    auto schedule = info("minutely");
+    EXPECT_EQ(schedule.runs, 1u);
+    EXPECT_EQ(schedule.last_run, t0_ + 10min);
+    EXPECT_EQ(schedule.next_run, t0_ + 11min);
 }
 
 TEST_F(SchedulerTest, WithoutCoalescingEachOccurrenceWithinTheGraceRuns) {
@@ -143,10 +143,10 @@ TEST_F(SchedulerTest, WithoutCoalescingEachOccurrenceWithinTheGraceRuns) {
     start();
     clock_->advance(10min);  // +7..+10 are within three minutes
     ASSERT_TRUE(finished_runs("minutely", 4));
-    auto job = info("minutely");
-    EXPECT_EQ(job.runs, 4u);
-    EXPECT_EQ(job.missed, 6u);
-    EXPECT_EQ(job.last_run, t0_ + 10min);
+    auto schedule = info("minutely");
+    EXPECT_EQ(schedule.runs, 4u);
+    EXPECT_EQ(schedule.missed, 6u);
+    EXPECT_EQ(schedule.last_run, t0_ + 10min);
 }
 
 TEST_F(SchedulerTest, ExplicitGraceDecidesALateRun) {
@@ -204,11 +204,11 @@ TEST_F(SchedulerTest, JitterDelaysEachOccurrenceWithinItsBound) {
                         {.jitter = 5s});
     }
     std::set<TimePoint> distinct;
-    for (const auto& job : scheduler().jobs()) {
-        ASSERT_TRUE(job.next_run);
-        EXPECT_GE(*job.next_run, t0_ + 1min);
-        EXPECT_LE(*job.next_run, t0_ + 1min + 5s);
-        distinct.insert(*job.next_run);
+    for (const auto& schedule : scheduler().schedules()) {
+        ASSERT_TRUE(schedule.next_run);
+        EXPECT_GE(*schedule.next_run, t0_ + 1min);
+        EXPECT_LE(*schedule.next_run, t0_ + 1min + 5s);
+        distinct.insert(*schedule.next_run);
     }
     EXPECT_GT(distinct.size(), 100u);  // 200 draws of 5,001 values
     start();
@@ -219,7 +219,7 @@ TEST_F(SchedulerTest, JitterDelaysEachOccurrenceWithinItsBound) {
     }
 }
 
-TEST_F(SchedulerTest, PausedJobNeitherRunsNorMissesAndResumesFromNow) {
+TEST_F(SchedulerTest, PausedScheduleNeitherRunsNorMissesAndResumesFromNow) {
     scheduler().add("paused", IntervalTrigger(1min), [] { return no_op(); });
     scheduler().add("witness", IntervalTrigger(1min), [] { return no_op(); });
     start();
@@ -239,7 +239,7 @@ TEST_F(SchedulerTest, PausedJobNeitherRunsNorMissesAndResumesFromNow) {
     ASSERT_TRUE(finished_runs("paused", 1));
 }
 
-TEST_F(SchedulerTest, JobsAddedPausedWaitForResume) {
+TEST_F(SchedulerTest, SchedulesAddedPausedWaitForResume) {
     scheduler().add("later", IntervalTrigger(1min), [] { return no_op(); }, {.paused = true});
     EXPECT_TRUE(info("later").paused);
     EXPECT_FALSE(info("later").next_run);
@@ -247,7 +247,7 @@ TEST_F(SchedulerTest, JobsAddedPausedWaitForResume) {
     EXPECT_EQ(info("later").next_run, t0_ + 1min);
 }
 
-TEST_F(SchedulerTest, AFailingJobIsIsolatedAndKeepsItsSchedule) {
+TEST_F(SchedulerTest, AFailingScheduleIsIsolatedAndKeepsItsSchedule) {
     scheduler().add("broken", IntervalTrigger(1min), blocking([] {
                         throw std::runtime_error("database unreachable");
                     }));
@@ -258,21 +258,21 @@ TEST_F(SchedulerTest, AFailingJobIsIsolatedAndKeepsItsSchedule) {
         ASSERT_TRUE(finished_runs("broken", static_cast<std::uint64_t>(i)));
         ASSERT_TRUE(finished_runs("healthy", static_cast<std::uint64_t>(i)));
     }
-    auto job = info("broken");
-    EXPECT_EQ(job.failures, 3u);
-    EXPECT_EQ(job.last_outcome, ScheduleOutcome::failed);
-    EXPECT_EQ(job.last_error, "database unreachable");
-    EXPECT_EQ(job.next_run, t0_ + 4min);
+    auto schedule = info("broken");
+    EXPECT_EQ(schedule.failures, 3u);
+    EXPECT_EQ(schedule.last_outcome, ScheduleOutcome::failed);
+    EXPECT_EQ(schedule.last_error, "database unreachable");
+    EXPECT_EQ(schedule.next_run, t0_ + 4min);
     EXPECT_EQ(info("healthy").failures, 0u);
 }
 
-TEST_F(SchedulerTest, ADateJobFiresOnceAndIsRemoved) {
+TEST_F(SchedulerTest, ADateScheduleFiresOnceAndIsRemoved) {
     auto counter = std::make_shared<std::atomic<int>>(0);
     scheduler().add("once", DateTrigger(t0_ + 30s), counting(counter));
     scheduler().add("witness", IntervalTrigger(1min), [] { return no_op(); });
     start();
     clock_->advance(30s);
-    ASSERT_TRUE(eventually([&] { return counter->load() == 1 && !scheduler().job("once"); }));
+    ASSERT_TRUE(eventually([&] { return counter->load() == 1 && !scheduler().find("once"); }));
     clock_->advance(1min);
     ASSERT_TRUE(finished_runs("witness", 1));
     EXPECT_EQ(counter->load(), 1);
@@ -285,16 +285,16 @@ TEST_F(SchedulerTest, ReplaceChangesTheTriggerAndKeepsTheCounts) {
     clock_->advance(1min);
     ASSERT_TRUE(finished_runs("report", 1));
     scheduler().replace("report", IntervalTrigger(10min), [] { return no_op(); });
-    auto job = info("report");
-    EXPECT_EQ(job.runs, 1u);
-    EXPECT_EQ(job.trigger, "interval:600s");
-    EXPECT_EQ(job.next_run, t0_ + 11min);
+    auto schedule = info("report");
+    EXPECT_EQ(schedule.runs, 1u);
+    EXPECT_EQ(schedule.trigger, "interval:600s");
+    EXPECT_EQ(schedule.next_run, t0_ + 11min);
     EXPECT_EQ(scheduler().size(), 1u);
     scheduler().replace("new", IntervalTrigger(1h), [] { return no_op(); });  // adds
     EXPECT_EQ(scheduler().size(), 2u);
 }
 
-TEST_F(SchedulerTest, RemovingARunningJobLetsTheRunFinish) {
+TEST_F(SchedulerTest, RemovingARunningScheduleLetsTheRunFinish) {
     std::promise<void> release;
     std::shared_future<void> released = release.get_future().share();
     auto finished = std::make_shared<std::atomic<bool>>(false);
@@ -306,14 +306,14 @@ TEST_F(SchedulerTest, RemovingARunningJobLetsTheRunFinish) {
     clock_->advance(10s);
     ASSERT_TRUE(eventually([&] { return info("leaving").running == 1; }));
     scheduler().remove("leaving");
-    EXPECT_FALSE(scheduler().job("leaving"));
+    EXPECT_FALSE(scheduler().find("leaving"));
     release.set_value();
     ASSERT_TRUE(eventually([&] { return finished->load(); }));
     clock_->advance(1min);
     EXPECT_EQ(scheduler().size(), 0u);
 }
 
-TEST_F(SchedulerTest, AJobMayRemoveItself) {
+TEST_F(SchedulerTest, AScheduleMayRemoveItself) {
     Scheduler* self = &scheduler();
     scheduler().add("self", IntervalTrigger(10s), blocking([self] { self->remove("self"); }));
     start();
@@ -321,7 +321,7 @@ TEST_F(SchedulerTest, AJobMayRemoveItself) {
     ASSERT_TRUE(eventually([&] { return scheduler().size() == 0; }));
 }
 
-TEST_F(SchedulerTest, ManyJobsDueAtOneInstantAllFire) {
+TEST_F(SchedulerTest, ManySchedulesDueAtOneInstantAllFire) {
     auto counter = std::make_shared<std::atomic<int>>(0);
     for (int i = 0; i < 500; ++i) {
         scheduler().add("job-" + std::to_string(i), IntervalTrigger(1min), counting(counter));
@@ -336,7 +336,7 @@ TEST_F(SchedulerTest, ListingIsOrderedByNextRunWithPausedLast) {
     scheduler().add("a", IntervalTrigger(1min), [] { return no_op(); });
     scheduler().add("p", IntervalTrigger(1s), [] { return no_op(); }, {.paused = true});
     scheduler().add("b", CronTrigger("*/2 * * * *"), [] { return no_op(); }, {.id = "b-id"});
-    auto list = scheduler().jobs();
+    auto list = scheduler().schedules();
     ASSERT_EQ(list.size(), 4u);
     EXPECT_EQ(list[0].id, "a");
     EXPECT_EQ(list[1].id, "b-id");
@@ -362,7 +362,7 @@ TEST_F(SchedulerTest, FiresOnTheSystemClock) {
     scheduler_ = std::make_unique<Scheduler>();
     scheduler_->add("fast", IntervalTrigger(20ms), [] { return no_op(); });
     scheduler_->start(loop_.executor());
-    ASSERT_TRUE(eventually([&] { return scheduler_->job("fast")->runs >= 3; }));
+    ASSERT_TRUE(eventually([&] { return scheduler_->find("fast")->runs >= 3; }));
     scheduler_->stop();
     EXPECT_TRUE(scheduler_->wait_stopped(10s));
 }
@@ -373,8 +373,8 @@ TEST_F(SchedulerTest, BadInputIsRejectedAndChangesNothing) {
 
     auto duplicate = scheduler().try_add("job", IntervalTrigger(5s), [] { return no_op(); });
     ASSERT_FALSE(duplicate);
-    EXPECT_EQ(duplicate.error().code(), ScheduleErrc::duplicate_job);
-    EXPECT_STREQ(duplicate.error().what(), "a job with id \"job\" already exists");
+    EXPECT_EQ(duplicate.error().code(), ScheduleErrc::duplicate_schedule);
+    EXPECT_STREQ(duplicate.error().what(), "a schedule with id \"job\" already exists");
     EXPECT_EQ(info("job").trigger, before.trigger);
     EXPECT_EQ(info("job").next_run, before.next_run);
     EXPECT_THROW(scheduler().add("job", IntervalTrigger(5s), [] { return no_op(); }),
@@ -383,9 +383,9 @@ TEST_F(SchedulerTest, BadInputIsRejectedAndChangesNothing) {
     auto code = [&](ScheduleResult<void> result) {
         return result ? ScheduleErrc{} : result.error().code();
     };
-    EXPECT_EQ(code(scheduler().try_remove("nope")), ScheduleErrc::unknown_job);
-    EXPECT_EQ(code(scheduler().try_pause("nope")), ScheduleErrc::unknown_job);
-    EXPECT_EQ(code(scheduler().try_resume("nope")), ScheduleErrc::unknown_job);
+    EXPECT_EQ(code(scheduler().try_remove("nope")), ScheduleErrc::unknown_schedule);
+    EXPECT_EQ(code(scheduler().try_pause("nope")), ScheduleErrc::unknown_schedule);
+    EXPECT_EQ(code(scheduler().try_resume("nope")), ScheduleErrc::unknown_schedule);
     EXPECT_THROW(scheduler().remove("nope"), ScheduleError);
     EXPECT_EQ(code(scheduler().try_add("", IntervalTrigger(1s), [] { return no_op(); })),
               ScheduleErrc::invalid_option);

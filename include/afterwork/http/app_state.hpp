@@ -2,7 +2,7 @@
 #pragma once
 
 /// @file
-/// `State`: the app's shared objects (pools, clients, caches), one per type, set up in the
+/// `AppState`: the app's shared objects (pools, clients, caches), one per type, set up in the
 /// lifespan's startup and read by handlers — FastAPI's `app.state`, typed.
 ///
 /// @par Thread safety
@@ -20,7 +20,7 @@
 
 namespace afterwork {
 
-class State {
+class AppState {
 public:
     /// Creates the `T` of this state, replacing an earlier one, and returns it.
     template <class T, class... Args>
