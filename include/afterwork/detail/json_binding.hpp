@@ -27,6 +27,9 @@
 #include <utility>
 #include <vector>
 
+// The macros too: users who include only afterwork/jobs/queue.hpp describe their job arguments.
+#include <boost/describe/class.hpp>
+#include <boost/describe/enum.hpp>
 #include <boost/describe/enumerators.hpp>
 #include <boost/describe/members.hpp>
 #include <boost/describe/modifiers.hpp>

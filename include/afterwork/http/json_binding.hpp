@@ -17,6 +17,9 @@
 /// `std::map<std::string, U>` and `std::unordered_map<std::string, U>`; `boost::json::value`,
 /// `object` and `array` (taken as they are); enums described with `BOOST_DESCRIBE_ENUM` (by
 /// enumerator name); default-constructible structs described with `BOOST_DESCRIBE_STRUCT`.
+/// This header brings the Describe macros (`BOOST_DESCRIBE_STRUCT`, `BOOST_DESCRIBE_ENUM`), so
+/// a file that includes it, or `<afterwork/afterwork.hpp>`, needs no other include to describe
+/// its types.
 ///
 /// Struct rules, as pydantic's: unknown keys are ignored; a missing key is a `missing` issue,
 /// except for a `std::optional` member, which keeps the value it was default-initialised with
@@ -39,6 +42,8 @@
 #include <utility>
 #include <vector>
 
+#include <boost/describe/class.hpp>
+#include <boost/describe/enum.hpp>
 #include <boost/describe/enumerators.hpp>
 #include <boost/describe/members.hpp>
 #include <boost/describe/modifiers.hpp>

@@ -221,6 +221,38 @@ std::string immutable_uri(const std::filesystem::path& path) {
     return uri + "?immutable=1";
 }
 
+int open_flags(const SqliteOptions& options) {
+    // NOMUTEX: the store serialises use of its connection with its own mutex.
+    int flags = SQLITE_OPEN_NOMUTEX;
+    if (options.read_only) {
+        flags |= SQLITE_OPEN_READONLY;
+    } else {
+        flags |= SQLITE_OPEN_READWRITE;
+        if (options.create) flags |= SQLITE_OPEN_CREATE;
+    }
+    return flags;
+}
+
+// The files are the shared-memory index (-shm), and the log (-wal) when there is none. SQLite
+// says READONLY_DIRECTORY when it cannot create them, CANTOPEN when it cannot open them.
+bool cannot_open_log_files(int rc) {
+    return (rc & 0xff) == SQLITE_CANTOPEN || rc == SQLITE_READONLY_DIRECTORY ||
+           rc == SQLITE_READONLY_CANTINIT || rc == SQLITE_READONLY_CANTLOCK ||
+           rc == SQLITE_READONLY_RECOVERY;
+}
+
+std::optional<std::filesystem::path> unapplied_log(const std::filesystem::path& path) {
+    for (const char* suffix : {"-wal", "-journal"}) {
+        std::filesystem::path log = path;
+        log += suffix;
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(log, ec);
+        if (ec == std::errc::no_such_file_or_directory) continue;
+        if (ec || size > 0) return log;
+    }
+    return std::nullopt;
+}
+
 WriteTransaction::WriteTransaction(Connection& connection) : connection_(connection) {
     connection_.exec("BEGIN IMMEDIATE");
 }

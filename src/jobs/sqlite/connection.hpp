@@ -21,6 +21,7 @@
 
 #include <afterwork/jobs/job.hpp>
 #include <afterwork/jobs/jobs_error.hpp>
+#include <afterwork/jobs/sqlite_store.hpp>
 
 namespace afterwork::detail::sqlite {
 
@@ -82,6 +83,17 @@ private:
 /// without locks or the files of its log. The path is made absolute and percent-encoded, so
 /// `?`, `#`, `%` and the like in it are taken as part of the name.
 std::string immutable_uri(const std::filesystem::path& path);
+
+/// The `sqlite3_open_v2` flags of a store opened with `options` (without SQLITE_OPEN_URI).
+int open_flags(const SqliteOptions& options);
+
+/// Whether a read-only open failed (extended result `rc`) on the files next to the database
+/// that SQLite reads a WAL file through, so an immutable open may read the file instead.
+bool cannot_open_log_files(int rc);
+
+/// The log or rollback journal next to `path` when it holds anything (or cannot be looked at):
+/// changes that are not in the file yet, which an immutable open would not see.
+std::optional<std::filesystem::path> unapplied_log(const std::filesystem::path& path);
 
 /// One execution of a cached statement: bind, step, read. Resets the statement when done so
 /// it can be reused and holds no read lock.

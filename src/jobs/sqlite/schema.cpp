@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "jobs/sqlite/schema.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <string>
 
 #include <fmt/format.h>
@@ -171,6 +173,43 @@ void migrate(Connection& connection, int target_version, bool writable) {
         set_version(connection, migration.version);
         transaction.commit();
     }
+}
+
+void configure(Connection& c, const SqliteOptions& options, int target_version) {
+    if (!options.read_only) {
+        // Readers never wait for the writer, and commits append to the log instead of
+        // rewriting pages. On a file that cannot be written this leaves the mode as it was.
+        Query q(c, "PRAGMA journal_mode = WAL");
+        q.run();
+    }
+    c.exec(options.synchronous == SqliteSync::full ? "PRAGMA synchronous = FULL"
+                                                   : "PRAGMA synchronous = NORMAL");
+    c.exec("PRAGMA foreign_keys = ON");
+    if (options.max_size_bytes) {
+        std::int64_t page_size = 4096;
+        {
+            Query q(c, "PRAGMA page_size");
+            if (q.step()) page_size = q.integer(0);
+        }
+        const auto pages =
+            std::max<std::int64_t>(1, static_cast<std::int64_t>(*options.max_size_bytes) /
+                                          std::max<std::int64_t>(page_size, 1));
+        Query q(c, fmt::format("PRAGMA max_page_count = {}", pages));
+        q.run();
+    }
+    if (options.quick_check_on_open) {
+        Query q(c, "PRAGMA quick_check");
+        if (q.step()) {
+            std::string verdict = q.text(0);
+            if (verdict != "ok") {
+                throw JobsError(JobsErrc::corrupt,
+                                fmt::format("{} failed its integrity check: {}", c.label(),
+                                            verdict));
+            }
+        }
+    }
+    const bool writable = !options.read_only && sqlite3_db_readonly(c.handle(), "main") == 0;
+    migrate(c, target_version, writable);
 }
 
 }  // namespace afterwork::detail::sqlite
