@@ -76,6 +76,7 @@ struct Outcome {
 // A successful attempt waiting for the batched write.
 struct PendingCompletion {
     Completion completion;
+    std::shared_ptr<const Run> run;  // forgotten once written, if still the job's run here
     std::chrono::seconds result_ttl{0};  // expires_at = the completion's time + this
     std::optional<detail::ProgressValue> progress;
 };
@@ -254,11 +255,35 @@ std::vector<JobsResult<void>> write_completions(StatePtr state,
     return std::move(*results);
 }
 
+// With the mutex held: tracks a run of a job this worker claimed. A run of an earlier attempt
+// of the same job may still be here: its lease ended, the store gave the job out again (to
+// this worker), so that run has lost the lease and must write nothing.
+void track_run(Worker::State& state, const std::shared_ptr<Run>& run) {
+    auto [found, inserted] = state.runs.try_emplace(run->id, run);
+    if (inserted) return;
+    auto stale = std::exchange(found->second, run);
+    if (stale->context && !stale->ended) {
+        spdlog::warn("worker {}: claimed job {} again while its attempt {} still runs here: "
+                     "cancelling that run, whose lease is lost",
+                     state.options.id,
+                     run->id,
+                     stale->attempt);
+        state.stop_run(*stale, StopReason::lease_lost);
+    }
+}
+
+// With the mutex held: forgets the run of job `id` unless a newer attempt took its place.
+void forget_run(Worker::State& state, JobId id, const Run* run) {
+    auto found = state.runs.find(id);
+    if (found != state.runs.end() && found->second.get() == run) state.runs.erase(found);
+}
+
 // With the mutex held: counts what the store said of each completion and forgets the runs.
 void record_completions(Worker::State& state,
-                        const std::vector<JobId>& ids,
+                        const std::vector<std::shared_ptr<const Run>>& runs,
                         const std::vector<JobsResult<void>>& results) {
-    for (std::size_t i = 0; i < ids.size(); ++i) {
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        const JobId id = runs[i]->id;
         if (results[i]) {
             ++state.stats.succeeded;
         } else if (results[i].error().code() == JobsErrc::lease_lost ||
@@ -266,23 +291,23 @@ void record_completions(Worker::State& state,
             ++state.stats.lease_lost;
             spdlog::warn("worker {}: job {} finished after its lease ended: result dropped",
                          state.options.id,
-                         ids[i]);
+                         id);
         } else {
             // The lease runs out and the job is requeued: at-least-once.
             spdlog::error("worker {}: could not record job {} as succeeded: {}",
                           state.options.id,
-                          ids[i],
+                          id,
                           results[i].error().what());
         }
-        state.runs.erase(ids[i]);
+        forget_run(state, id, runs[i].get());
     }
 }
 
-std::vector<JobId> ids_of(const std::vector<PendingCompletion>& batch) {
-    std::vector<JobId> ids;
-    ids.reserve(batch.size());
-    for (const auto& pending : batch) ids.push_back(pending.completion.id);
-    return ids;
+std::vector<std::shared_ptr<const Run>> runs_of(const std::vector<PendingCompletion>& batch) {
+    std::vector<std::shared_ptr<const Run>> runs;
+    runs.reserve(batch.size());
+    for (const auto& pending : batch) runs.push_back(pending.run);
+    return runs;
 }
 
 Task<void> flush_completions(StatePtr state) {
@@ -300,11 +325,11 @@ Task<void> flush_completions(StatePtr state) {
             }
             batch.swap(state->completions);
         }
-        const std::vector<JobId> ids = ids_of(batch);
+        const auto runs = runs_of(batch);
         auto results =
             co_await detail::store_call(*state->store, write_completions, state, std::move(batch));
         std::lock_guard lock(state->mutex);
-        record_completions(*state, ids, results);
+        record_completions(*state, runs, results);
     }
 }
 
@@ -383,6 +408,7 @@ Task<void> write_outcome_later(StatePtr state, std::shared_ptr<Run> run, Outcome
         Completion completion{run->id, std::move(outcome.result), std::nullopt};
         queue_completion(state,
                          PendingCompletion{std::move(completion),
+                                           run,
                                            definition.options.result_ttl,
                                            std::move(outcome.progress)});
         co_return;  // the flusher forgets the run once written
@@ -472,7 +498,7 @@ Task<void> write_outcome_later(StatePtr state, std::shared_ptr<Run> run, Outcome
                 break;
         }
     }
-    state->runs.erase(run->id);
+    forget_run(*state, run->id, run.get());
 }
 
 // The handler has ended (on its loop). The common case — it succeeded and no progress write
@@ -503,6 +529,7 @@ void end_run(const StatePtr& state, const std::shared_ptr<Run>& run, Outcome out
             start_flush_after = push_completion(
                 *state,
                 PendingCompletion{Completion{run->id, std::move(outcome.result), std::nullopt},
+                                  run,
                                   run->definition->options.result_ttl,
                                   std::move(outcome.progress)});
         } else {
@@ -554,14 +581,14 @@ JobsResult<JobState> fail_unknown(StatePtr state, JobRecord job) {
         now + state->options.dead_ttl);
 }
 
-Task<void> drive_unknown(StatePtr state, JobRecord job) {
+Task<void> drive_unknown(StatePtr state, JobRecord job, std::shared_ptr<const Run> placeholder) {
     const JobId id = job.id;
     WriteDone done{*state};
     auto outcome = co_await detail::store_call(*state->store, fail_unknown, state, std::move(job));
     std::lock_guard lock(state->mutex);
     if (outcome && *outcome == JobState::dead) ++state->stats.dead;
     if (outcome && *outcome == JobState::failed) ++state->stats.retried;
-    state->runs.erase(id);
+    forget_run(*state, id, placeholder.get());
 }
 
 // Called on the strand with the claimed jobs.
@@ -577,13 +604,16 @@ void start_runs(const StatePtr& state, std::vector<JobRecord> jobs) {
                 state->options.id,
                 job.id,
                 job.name);
+            auto placeholder = std::make_shared<Run>();  // heartbeats renew its lease
+            placeholder->id = job.id;
             {
                 std::lock_guard lock(state->mutex);
-                state->runs.emplace(job.id, std::make_shared<Run>());  // heartbeats renew it
+                track_run(*state, placeholder);
                 ++state->writes_pending;
             }
-            state->drivers.spawn(
-                state->executor, drive_unknown(state, std::move(job)), "unknown job");
+            state->drivers.spawn(state->executor,
+                                 drive_unknown(state, std::move(job), std::move(placeholder)),
+                                 "unknown job");
             continue;
         }
         boost::system::error_code ec;
@@ -596,7 +626,7 @@ void start_runs(const StatePtr& state, std::vector<JobRecord> jobs) {
         run->context.emplace(job, std::move(args), state->progress_sink);
         {
             std::lock_guard lock(state->mutex);
-            state->runs.emplace(job.id, run);
+            track_run(*state, run);
             ++state->active;
             ++state->stats.claimed;
             state->stats.running = state->active;
@@ -678,15 +708,15 @@ Task<void> claim_loop(StatePtr state) {
                 std::lock_guard lock(state->mutex);
                 batch.swap(state->completions);
             }
-            const std::vector<JobId> completed_ids = ids_of(batch);
+            const auto completed_runs = runs_of(batch);
             // Shielded: a claim that completes must reach start_runs, or its jobs would sit
             // leased by nobody until the lease ends.
             Task<Claimed> claim =
                 detail::store_call(*state->store, claim_jobs, state, free, std::move(batch));
             auto [completed, claimed] = co_await shielded(std::move(claim));
-            if (!completed_ids.empty()) {
+            if (!completed_runs.empty()) {
                 std::lock_guard lock(state->mutex);
-                record_completions(*state, completed_ids, completed);
+                record_completions(*state, completed_runs, completed);
             }
             if (!claimed) {
                 spdlog::warn(

@@ -16,6 +16,14 @@ namespace afterwork::detail {
 
 namespace {
 
+// Under AddressSanitizer every frame goes straight to malloc and free, so a frame used after
+// it was freed is reported instead of silently recycled.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRecycle = false;
+#else
+constexpr bool kRecycle = true;
+#endif
+
 constexpr std::size_t kGranule = 16;
 constexpr std::size_t kClasses = 64;            // frames up to 1 KiB are recycled
 // At most 16 KiB of free frames per size class (4 frames of the largest, 64 of small ones).
@@ -55,7 +63,7 @@ std::size_t class_of(std::size_t size) noexcept { return (size + kGranule - 1) /
 
 void* allocate_frame(std::size_t size) {
     const std::size_t index = class_of(size);
-    if (index < kClasses && FrameCache::alive) {
+    if (kRecycle && index < kClasses && FrameCache::alive) {
         if (FreeFrame* frame = cache.first[index]) {
             cache.first[index] = frame->next;
             --cache.count[index];
@@ -70,7 +78,8 @@ void* allocate_frame(std::size_t size) {
 
 void deallocate_frame(void* frame, std::size_t size) noexcept {
     const std::size_t index = class_of(size);
-    if (index < kClasses && FrameCache::alive && cache.count[index] < cached_per_class(index)) {
+    if (kRecycle && index < kClasses && FrameCache::alive &&
+        cache.count[index] < cached_per_class(index)) {
         auto* node = static_cast<FreeFrame*>(frame);
         node->next = cache.first[index];
         cache.first[index] = node;

@@ -44,7 +44,7 @@ struct PoolHandOff {
 class PoolWait final : public Suspension {
 public:
     PoolWait(BlockingPool& pool, UniqueFunction<void()>& work, bool cancellable)
-        : pool_(pool), work_(work), cancellable_(cancellable) {}
+        : Suspension(&PoolWait::cancel_wait), pool_(pool), work_(work), cancellable_(cancellable) {}
     PoolWait(const PoolWait&) = delete;
     PoolWait& operator=(const PoolWait&) = delete;
     ~PoolWait() {
@@ -86,11 +86,12 @@ public:
     }
 
 private:
-    void cancel() noexcept override {
-        if (!hand_off_->claim()) return;  // the call ended: its resumption is on its way
-        cancelled_ = true;
-        set_suspension(*task_, nullptr);
-        hand_off_->handle.resume();
+    static void cancel_wait(Suspension& self) noexcept {
+        auto& wait = static_cast<PoolWait&>(self);
+        if (!wait.hand_off_->claim()) return;  // the call ended: its resumption is on its way
+        wait.cancelled_ = true;
+        set_suspension(*wait.task_, nullptr);
+        wait.hand_off_->handle.resume();
     }
 
     BlockingPool& pool_;

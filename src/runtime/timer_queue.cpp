@@ -10,6 +10,7 @@
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 namespace afterwork::detail {
 
@@ -131,6 +132,8 @@ public:
         // to run on.
         if (auto* io = executor.target<asio::io_context::executor_type>()) {
             timer_.emplace(*io);
+        } else if (auto* strand = executor.target<asio::strand<Executor>>()) {
+            timer_.emplace(strand->get_inner_executor());
         } else {
             timer_.emplace(executor);
         }

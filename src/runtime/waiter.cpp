@@ -100,16 +100,17 @@ Waiter::Outcome Waiter::await_resume() {
     return outcome;
 }
 
-void Waiter::cancel() noexcept {
-    if (!claim(Outcome::cancelled)) return;
-    set_suspension(*task_, nullptr);
-    if (queue_) {
-        std::lock_guard lock(queue_->lock());
-        queue_->erase(*this);
+void Waiter::cancel_wait(Suspension& self) noexcept {
+    auto& waiter = static_cast<Waiter&>(self);
+    if (!waiter.claim(Outcome::cancelled)) return;
+    set_suspension(*waiter.task_, nullptr);
+    if (waiter.queue_) {
+        std::lock_guard lock(waiter.queue_->lock());
+        waiter.queue_->erase(waiter);
     }
-    if (timers_) timers_->remove(*this);
+    if (waiter.timers_) waiter.timers_->remove(waiter);
     // On the task's loop already (a cancellation is delivered there): resume in place.
-    handle_.resume();
+    waiter.handle_.resume();
 }
 
 void Waiter::on_deadline(TimerNode& node) noexcept {

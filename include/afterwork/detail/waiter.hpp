@@ -25,13 +25,22 @@
 
 namespace afterwork::detail {
 
+// A function pointer rather than a virtual function: the awaiters that embed it are plain,
+// non-polymorphic objects in coroutine frames.
 class Suspension {
 public:
     /// On the task's loop: ends the wait with operation_aborted (a no-op if it already ended).
-    virtual void cancel() noexcept = 0;
+    void cancel() noexcept { cancel_(*this); }
 
 protected:
+    using Cancel = void (*)(Suspension&) noexcept;
+    explicit Suspension(Cancel cancel) noexcept : cancel_(cancel) {}
     ~Suspension() = default;
+    Suspension(const Suspension&) = default;
+    Suspension& operator=(const Suspension&) = default;
+
+private:
+    Cancel cancel_;
 };
 
 /// Marks `suspension` as where `task` waits (null: nowhere); on the task's loop.
@@ -124,24 +133,24 @@ public:
     using Ready = bool (*)(const void* owner) noexcept;
 
     Waiter(WaitQueue& queue, Ready ready, const void* owner, bool cancellable) noexcept
-        : queue_(&queue), ready_(ready), owner_(owner), cancellable_(cancellable) {}
+        : Suspension(&Waiter::cancel_wait), queue_(&queue), ready_(ready), owner_(owner), cancellable_(cancellable) {}
     /// With a deadline on `timers`: the wait ends `timed_out` when it passes first.
     Waiter(WaitQueue& queue, Ready ready, const void* owner, bool cancellable,
            TimerQueue& timers, SteadyTime deadline) noexcept
-        : queue_(&queue), ready_(ready), owner_(owner), timers_(&timers),
+        : Suspension(&Waiter::cancel_wait), queue_(&queue), ready_(ready), owner_(owner), timers_(&timers),
           cancellable_(cancellable) {
         this->deadline = deadline;
     }
     /// A sleep: no queue, only the deadline.
     Waiter(TimerQueue& timers, SteadyTime deadline, bool cancellable) noexcept
-        : queue_(nullptr), ready_(nullptr), owner_(nullptr), timers_(&timers),
+        : Suspension(&Waiter::cancel_wait), queue_(nullptr), ready_(nullptr), owner_(nullptr), timers_(&timers),
           cancellable_(cancellable) {
         this->deadline = deadline;
     }
     /// With a deadline of the system clock (the timers of the waiting task's context).
     Waiter(WaitQueue* queue, Ready ready, const void* owner, bool cancellable,
            SteadyTime deadline) noexcept
-        : queue_(queue), ready_(ready), owner_(owner), cancellable_(cancellable),
+        : Suspension(&Waiter::cancel_wait), queue_(queue), ready_(ready), owner_(owner), cancellable_(cancellable),
           system_deadline_(true) {
         this->deadline = deadline;
     }
@@ -161,7 +170,7 @@ private:
     friend class WaitQueue;
     bool suspend(TaskCore& task, std::coroutine_handle<> handle);
     bool claim(Outcome outcome) noexcept;
-    void cancel() noexcept override;
+    static void cancel_wait(Suspension& self) noexcept;
     static void on_deadline(TimerNode& node) noexcept;
 
     WaitQueue* queue_;  // null for a sleep

@@ -44,7 +44,7 @@ public:
     bool is_set() const noexcept { return set_.load(std::memory_order_acquire); }
 
     /// `co_await event.wait()`: until the flag is set.
-    struct Wait : detail::Waiter {
+    struct Wait final : detail::Waiter {
         using Waiter::Waiter;
         void await_resume() { Waiter::await_resume(); }
     };
@@ -52,7 +52,7 @@ public:
 
     /// `co_await event.wait_until(deadline)`: true when the flag was set, false when
     /// `deadline` (of the steady clock) passed first.
-    struct WaitUntil : detail::Waiter {
+    struct WaitUntil final : detail::Waiter {
         using Waiter::Waiter;
         bool await_resume() { return Waiter::await_resume() != Outcome::timed_out; }
     };

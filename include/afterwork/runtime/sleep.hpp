@@ -23,7 +23,7 @@
 namespace afterwork {
 
 namespace detail {
-struct Sleep : Waiter {
+struct Sleep final : Waiter {
     using Waiter::Waiter;
     void await_resume() { Waiter::await_resume(); }
 };

@@ -265,7 +265,7 @@ public:
 
 private:
     // Keeps the cell alive while waiting: the handle awaited may be a temporary.
-    class Wait : public detail::Waiter {
+    class Wait final : public detail::Waiter {
     public:
         Wait(const detail::CellRef<detail::TaskCell<T>>& cell, bool cancellable) noexcept
             : Waiter(cell->waiters(), &detail::TaskCore::is_done, cell.get(), cancellable),

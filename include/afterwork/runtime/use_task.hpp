@@ -125,7 +125,8 @@ public:
     using Result = typename AwaitResult<Values>::type;
 
     template <class Initiation, class... InitArgs>
-    AsioOperation(Initiation&& initiation, InitArgs&&... arguments) {
+    AsioOperation(Initiation&& initiation, InitArgs&&... arguments)
+        : Suspension(&AsioOperation::cancel_operation) {
         using Stored = Bound<std::decay_t<Initiation>, std::tuple<std::decay_t<InitArgs>...>>;
         Stored bound{std::forward<Initiation>(initiation),
                      std::tuple<std::decay_t<InitArgs>...>(std::forward<InitArgs>(arguments)...)};
@@ -148,7 +149,7 @@ public:
     }
     // Moved only before it is awaited (while it is returned from the initiating function).
     AsioOperation(AsioOperation&& other) noexcept
-        : start_(other.start_), destroy_(other.destroy_), relocate_(other.relocate_) {
+        : Suspension(&AsioOperation::cancel_operation), start_(other.start_), destroy_(other.destroy_), relocate_(other.relocate_) {
         if (other.relocate_) {
             bound_ = relocate_(other.bound_, storage_);
         } else {
@@ -216,7 +217,9 @@ private:
     }
     void store() { values_.emplace(); }
 
-    void cancel() noexcept override { signal().emit(boost::asio::cancellation_type::terminal); }
+    static void cancel_operation(Suspension& self) noexcept {
+        static_cast<AsioOperation&>(self).signal().emit(boost::asio::cancellation_type::terminal);
+    }
 
     boost::asio::cancellation_signal& signal() noexcept {
         return *std::launder(reinterpret_cast<boost::asio::cancellation_signal*>(signal_storage_));

@@ -148,6 +148,22 @@ TEST_P(Workers, FailuresAreRetriedWithBackoffThenDead) {
     ASSERT_TRUE(eventually([&] { return in_state(id, JobState::dead) && job(id).errors.size() == 6; }));
 }
 
+Task<void> throws_at_once(JobContext&, json::value) {
+    co_await sleep_for(1ms);
+    throw std::runtime_error("boom");
+}
+
+// The limit is an hour: an attempt that failed at once must be written with its own error at
+// once, not held until the limit and stored as a timeout.
+TEST_P(Workers, AHandlerThatThrowsUnderATimeoutFailsWithItsOwnErrorAtOnce) {
+    queue_->define("throws", throws_at_once, {.max_attempts = 1, .timeout = 1h});
+    start_worker();
+    auto id = queue_->enqueue("throws", nullptr).value().id;
+    ASSERT_TRUE(eventually([&] { return in_state(id, JobState::dead); }));
+    ASSERT_EQ(job(id).errors.size(), 1u);
+    EXPECT_EQ(job(id).errors[0].message, "boom");
+}
+
 TEST_P(Workers, TimeoutCancelsTheHandlerAndCountsAsAFailedAttempt) {
     queue_->define("slow", wait_forever, {.max_attempts = 1, .timeout = 30ms});
     start_worker();
@@ -331,6 +347,24 @@ TEST_P(Workers, AnExpiredLeaseGivesTheJobToAnotherWorkerAndCancelsTheStaleRun) {
     ASSERT_TRUE(eventually([&] { return g_saw_cancel.load() == 1; }));
     ASSERT_TRUE(eventually([&] { return hung.stats().lease_lost == 1; }));
     EXPECT_EQ(job(id).state, JobState::succeeded);  // its stale run changed nothing
+}
+
+// The worker's own housekeeping requeues the job its hung attempt holds and it claims attempt 2
+// itself: the stale attempt has lost its lease and is cancelled; attempt 2 is tracked and wins.
+TEST_P(Workers, AWorkerThatClaimsAJobAgainCancelsItsOwnStaleRun) {
+    auto flaky = std::make_shared<FlakyHeartbeats>(store_);
+    Queue solo_queue(flaky);
+    solo_queue.define("job", first_attempt_hangs, {.max_attempts = 3});
+    flaky->drop = true;
+    auto& solo = start_worker({.id = "solo", .lease = 200ms, .heartbeat_interval = 20ms,
+                               .requeue_interval = 20ms},
+                              &solo_queue);
+    auto id = solo_queue.enqueue("job", nullptr).value().id;
+    ASSERT_TRUE(eventually([&] { return in_state(id, JobState::succeeded); }));
+    EXPECT_EQ(job(id).attempt, 2);
+    ASSERT_TRUE(eventually([&] { return g_saw_cancel.load() == 1; }));
+    EXPECT_TRUE(eventually([&] { return solo.stats().running == 0; }));
+    EXPECT_EQ(job(id).state, JobState::succeeded);
 }
 
 TEST_P(Workers, GracefulStopReleasesUnfinishedJobs) {

@@ -225,6 +225,53 @@ TEST_F(TaskHandleTest, WithTimeoutReturnsInTimeAndCancelsTheLateTask) {
     late.error();
 }
 
+// The limits below are an hour: if with_timeout waited for the limit instead of the task's own
+// end, these waits would not end in time.
+TEST_F(TaskHandleTest, WithTimeoutReportsAFailureAsSoonAsTheTaskThrows) {
+    auto failing = spawn(loop_.executor(), with_timeout(fail("own error"), 1h));
+    ASSERT_TRUE(failing.wait_for(30s));
+    try {
+        failing.get();
+        FAIL();
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "own error");
+    }
+}
+
+Task<void> await_cancelled(TaskHandle<void> other) { co_await other.wait(); }
+
+TEST_F(TaskHandleTest, WithTimeoutPassesOnACancellationOfTheTask) {
+    std::atomic<int> cancelled{0};
+    auto victim = spawn(other_.executor(), sleep_forever(&cancelled));
+    auto waiting = spawn(loop_.executor(), with_timeout(await_cancelled(victim), 1h));
+    EXPECT_TRUE(eventually([&] { return victim.state() == TaskState::running; }));
+    victim.cancel();
+    ASSERT_TRUE(waiting.wait_for(30s));
+    try {
+        waiting.get();
+        FAIL();
+    } catch (const boost::system::system_error& e) {
+        EXPECT_TRUE(is_aborted(e)) << "a cancellation, not a timeout: " << e.what();
+    }
+}
+
+Task<void> start_then_sleep(std::atomic<bool>* started, std::atomic<int>* cancelled) {
+    *started = true;
+    co_await sleep_forever(cancelled);
+}
+
+TEST_F(TaskHandleTest, CancellingTheCallerOfWithTimeoutCancelsTheTaskAndWaitsForIt) {
+    std::atomic<bool> started{false};
+    std::atomic<int> cancelled{0};
+    auto caller =
+        spawn(loop_.executor(), with_timeout(start_then_sleep(&started, &cancelled), 1h));
+    EXPECT_TRUE(eventually([&] { return started.load(); }));
+    caller.cancel(CancelReason::shutdown);
+    ASSERT_TRUE(caller.wait_for(30s));
+    EXPECT_EQ(caller.state(), TaskState::cancelled);
+    EXPECT_EQ(cancelled.load(), 1) << "the inner task saw the cancellation before the caller ended";
+}
+
 TEST_F(TaskHandleTest, ShieldedCleanUpFinishesThoughTheCallerIsCancelled) {
     std::atomic<bool> cleaned{false};
     std::atomic<bool> after_shield{false};
