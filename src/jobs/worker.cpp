@@ -11,17 +11,14 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <afterwork/runtime/use_task.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/system/system_error.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <afterwork/runtime/cancellation.hpp>
+#include <afterwork/runtime/event.hpp>
 #include <afterwork/runtime/offload.hpp>
 #include <afterwork/runtime/sleep.hpp>
 #include <afterwork/runtime/task_group.hpp>
@@ -107,10 +104,6 @@ struct Worker::State : detail::WorkerLink, std::enable_shared_from_this<Worker::
     std::size_t active = 0;  // handlers running (the concurrency limit counts these)
     bool started = false;
     bool stopping = false;
-    bool notified = false;  // something may be claimable since the loop last looked
-    bool waiting = false;   // the claim loop waits on `timer`
-    bool wake_pending = false;
-    asio::steady_timer* timer = nullptr;
     // Notified when `active` or `writes_pending` drops to 0 and when a flush ends: `stop`
     // waits on it for the handlers, then for their outcomes.
     std::condition_variable idle;
@@ -124,38 +117,13 @@ struct Worker::State : detail::WorkerLink, std::enable_shared_from_this<Worker::
     WorkerStats stats;
 
     TaskGroup drivers;
+    // Set when something may be claimable since the claim loop last looked (a job enqueued, a
+    // slot freed, a stop): the loop clears it, looks, then waits on it until its next poll.
+    Event wake_claims;
 
     State() : drivers("job runs") {}
 
-    void wake() noexcept override {
-        bool post = false;
-        {
-            std::lock_guard lock(mutex);
-            post = note_wake();
-        }
-        if (post) post_wake();
-    }
-
-    // With the mutex held: records that the claim loop should look again; true when the
-    // caller must `post_wake` (after unlocking).
-    bool note_wake() noexcept {
-        notified = true;
-        if (!waiting || wake_pending) return false;
-        wake_pending = true;
-        return true;
-    }
-
-    void post_wake() noexcept {
-        // The timer is the strand's: cancel it there, where the loop either still waits on it
-        // or has not armed it yet (it checks `notified` first).
-        asio::post(strand, [weak = weak_from_this()] {
-            if (auto self = weak.lock()) {
-                std::lock_guard self_lock(self->mutex);
-                self->wake_pending = false;
-                if (self->timer) self->timer->cancel();
-            }
-        });
-    }
+    void wake() noexcept override { wake_claims.set(); }
 
     // With the mutex held: one outcome write has ended.
     void write_done() noexcept {
@@ -515,7 +483,6 @@ void end_run(const StatePtr& state, const std::shared_ptr<Run>& run, Outcome out
     }
     bool start_flush_after = false;
     bool write_later = false;
-    bool post_wake = false;
     {
         std::lock_guard lock(state->mutex);
         run->handle = {};
@@ -539,14 +506,13 @@ void end_run(const StatePtr& state, const std::shared_ptr<Run>& run, Outcome out
         --state->active;
         state->stats.running = state->active;
         if (state->active == 0) state->idle.notify_all();
-        post_wake = state->note_wake();  // a slot is free
     }
     if (start_flush_after) start_flush(state);
     if (write_later) {
         state->drivers.spawn(
             state->executor, write_outcome_later(state, run, std::move(outcome)), "job outcome");
     }
-    if (post_wake) state->post_wake();
+    state->wake_claims.set();  // a slot is free
 }
 
 // One attempt as its own task, so a cancel reaches this handler alone. It never throws: the
@@ -678,25 +644,13 @@ JobsResult<std::optional<TimePoint>> next_due(StatePtr state) {
 }
 
 Task<void> claim_loop(StatePtr state) {
-    asio::steady_timer timer(co_await current_executor());
-    struct Detach {
-        Worker::State& state;
-        ~Detach() {
-            std::lock_guard lock(state.mutex);
-            state.timer = nullptr;
-            state.waiting = false;
-        }
-    } detach{*state};
-    {
-        std::lock_guard lock(state->mutex);
-        state->timer = &timer;
-    }
     for (;;) {
         std::size_t free = 0;
+        // Cleared before looking: a wake-up from now on ends the wait below at once.
+        state->wake_claims.clear();
         {
             std::lock_guard lock(state->mutex);
             if (state->stopping) co_return;
-            state->notified = false;
             free = state->options.concurrency - std::min(state->options.concurrency, state->active);
         }
         milliseconds wait = state->options.poll_interval;
@@ -739,13 +693,8 @@ Task<void> claim_loop(StatePtr state) {
         {
             std::lock_guard lock(state->mutex);
             if (state->stopping) co_return;
-            if (state->notified) continue;
-            state->waiting = true;
         }
-        timer.expires_after(wait);
-        co_await timer.async_wait(asio::as_tuple(use_task));
-        std::lock_guard lock(state->mutex);
-        state->waiting = false;
+        co_await state->wake_claims.wait_for(wait);
     }
 }
 

@@ -10,11 +10,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <afterwork/runtime/use_task.hpp>
+#include <afterwork/runtime/event.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -124,17 +121,12 @@ struct Scheduler::State : std::enable_shared_from_this<State> {
     std::set<DueKey> due;
     std::uint64_t next_key = 1;
     std::mt19937_64 random{std::random_device{}()};
-    // The firing loop's executor and timer live in its coroutine frame and are linked here
-    // while it runs: the state never owns an executor, so it may outlive the loop's
-    // io_context (the app lists its schedules after shutdown).
-    struct LoopLink {
-        Executor executor;
-        asio::steady_timer* timer;
-    };
-    LoopLink* link = nullptr;
+    // Set when the firing loop must look again (a schedule added or changed, the clock moved,
+    // a stop). The state never owns an executor (no handle of the loop is kept), so it may
+    // outlive the loop's io_context: the app lists its schedules after shutdown.
+    Event wake_loop;
     bool started = false;
     bool stopping = false;
-    bool wake_pending = false;
     bool loop_running = false;
     std::condition_variable loop_ended;
     TaskGroup instances;
@@ -193,24 +185,7 @@ struct Scheduler::State : std::enable_shared_from_this<State> {
         for (const auto& id : gone) store->remove(id);
     }
 
-    void wake() {
-        Executor target;
-        {
-            std::lock_guard lock(mutex);
-            if (!link || wake_pending) return;
-            wake_pending = true;
-            target = link->executor;
-        }
-        // Runs on the firing loop's strand, so it finds the loop either waiting on the timer
-        // (the cancel ends the wait) or about to recompute its wait anyway.
-        asio::post(target, [weak = weak_from_this()] {
-            if (auto self = weak.lock()) {
-                std::lock_guard lock(self->mutex);
-                self->wake_pending = false;
-                if (self->link) self->link->timer->cancel();
-            }
-        });
-    }
+    void wake() noexcept { wake_loop.set(); }
 
     ScheduleInfo info_of(const Entry& entry) const {
         ScheduleInfo info;
@@ -346,22 +321,17 @@ void persist(const std::shared_ptr<Scheduler::State>& state, const std::vector<s
 
 Task<void> firing_loop(std::shared_ptr<Scheduler::State> state) {
     const Executor executor = co_await current_executor();
-    asio::steady_timer timer(executor);
-    Scheduler::State::LoopLink link{executor, &timer};
     struct Detach {
         Scheduler::State& state;
         ~Detach() {
             std::lock_guard lock(state.mutex);
-            state.link = nullptr;
             state.loop_running = false;
             state.loop_ended.notify_all();
         }
     } detach{*state};
-    {
-        std::lock_guard lock(state->mutex);
-        state->link = &link;
-    }
     for (;;) {
+        // Cleared before looking: a wake-up from now on ends the wait below at once.
+        state->wake_loop.clear();
         std::vector<Fire> fires;
         std::vector<std::string> finished;
         {
@@ -419,11 +389,10 @@ Task<void> firing_loop(std::shared_ptr<Scheduler::State> state) {
         }
         if (wait && *wait <= std::chrono::steady_clock::duration::zero()) continue;
         if (wait) {
-            timer.expires_after(*wait);
+            co_await state->wake_loop.wait_for(*wait);
         } else {
-            timer.expires_at(std::chrono::steady_clock::time_point::max());
+            co_await state->wake_loop.wait();
         }
-        co_await timer.async_wait(asio::as_tuple(use_task));
     }
 }
 
