@@ -33,6 +33,7 @@
 #include <afterwork/observe/task_status.hpp>
 #include <afterwork/runtime/blocking_pool.hpp>
 #include <afterwork/runtime/cancellation.hpp>
+#include <afterwork/runtime/event.hpp>
 #include <afterwork/runtime/loop.hpp>
 #include <afterwork/runtime/offload.hpp>
 #include <afterwork/runtime/recurring.hpp>
@@ -40,6 +41,7 @@
 #include <afterwork/runtime/task.hpp>
 #include <afterwork/runtime/task_group.hpp>
 #include <afterwork/runtime/task_handle.hpp>
+#include <afterwork/runtime/use_task.hpp>
 #include <afterwork/schedule/cron_expression.hpp>
 #include <afterwork/schedule/schedule_error.hpp>
 #include <afterwork/schedule/schedule_store.hpp>
