@@ -4,6 +4,9 @@
 // AppCore: everything behind `App` — routes, hooks, loops, pools, the server, the background
 // task runner and the shutdown ladder. Configuration members are written before start and only
 // read afterwards; counters are atomics; `mutex`/`changed` guard the lifecycle flags.
+// Its members are defined by concern: app.cpp (construction, the scheduler and the job queue
+// created on first use), dispatch.cpp (requests), background_runner.cpp (background tasks),
+// lifecycle.cpp (start, hooks, lifespan, signals, services, the shutdown ladder).
 
 #include <atomic>
 #include <condition_variable>

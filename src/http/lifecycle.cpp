@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: MIT
+// The app's lifecycle: `App::start` (loops, pools, signals, the listener, the lifespan, the
+// startup hooks, then the scheduler, the periodic and supervised tasks and the job worker),
+// `App::serving`, the hooks, and the shutdown ladder that stops all of it in order. Apart from
+// the facade and from request handling because it changes with the order of start and stop.
+#include "http/app_core.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <afterwork/runtime/use_task.hpp>
+
+#include "http/server.hpp"
+
+namespace afterwork {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace detail {
+
+namespace {
+
+// Startup stops at the first failure; shutdown runs every hook (each may close a resource)
+// and logs the failures. Returns the startup failure as text: the exception itself stays on
+// the loop thread (libstdc++'s exception_ptr count is invisible to ThreadSanitizer).
+Task<std::string> run_hook_list(AppCore* app, std::vector<App::Hook> hooks,
+                                bool isolate_failures) {
+    for (auto& hook : hooks) {
+        std::string failure;
+        try {
+            co_await hook(app->app);
+        } catch (...) {
+            failure = describe_exception(std::current_exception());
+        }
+        if (failure.empty()) continue;
+        if (!isolate_failures) co_return failure;
+        spdlog::error("a shutdown hook failed: {}", failure);
+    }
+    co_return std::string{};
+}
+
+Task<void> run_lifespan(AppCore* app) {
+    std::string error;
+    try {
+        co_await app->lifespan(app->app);
+    } catch (...) {
+        error = describe_exception(std::current_exception());
+    }
+    std::lock_guard lock(app->mutex);
+    app->lifespan_finished = true;
+    app->lifespan_error = error;
+    app->changed.notify_all();
+}
+
+}  // namespace
+
+// First signal: graceful stop. A second one: stop waiting for stragglers.
+Task<void> watch_signals(AppCore* app, std::shared_ptr<asio::signal_set> signals) {
+    for (;;) {
+        boost::system::error_code ec;
+        int signal = co_await signals->async_wait(asio::redirect_error(use_task, ec));
+        if (ec) co_return;
+        std::lock_guard lock(app->mutex);
+        if (!app->stop_requested) {
+            spdlog::info("received {}: shutting down gracefully (send it again to hurry)",
+                         signal == SIGINT ? "SIGINT" : "SIGTERM");
+            app->stop_requested = true;
+        } else {
+            spdlog::warn("second signal: not waiting any longer for requests and tasks");
+            app->hurry = true;
+        }
+        app->changed.notify_all();
+    }
+}
+
+void AppCore::run_hooks(const std::vector<App::Hook>& hooks, bool shutdown) {
+    if (hooks.empty()) return;
+    std::vector<App::Hook> ordered = hooks;
+    if (shutdown) std::reverse(ordered.begin(), ordered.end());
+    auto failure =
+        afterwork::spawn(loops.front()->executor(), run_hook_list(this, std::move(ordered), shutdown))
+            .get();
+    if (!failure.empty()) throw std::runtime_error(failure);
+}
+
+
+void AppCore::start_recurring() {
+    {
+        std::lock_guard lock(scheduler_mutex);
+        scheduler_locked().start(loops.front()->executor());
+    }
+    for (std::size_t i = 0; i < recurring_specs.size(); ++i) {
+        auto& spec = recurring_specs[i];
+        // Spread them over the loops; each stays on its loop.
+        const auto& executor = loops[i % loops.size()]->executor();
+        if (spec.supervised) {
+            supervisors.emplace_back(executor, spec.name, spec.function, spec.supervisor);
+        } else {
+            periodic_tasks.emplace_back(executor, spec.name, spec.interval, spec.function,
+                                        spec.periodic);
+        }
+    }
+}
+
+void AppCore::stop_recurring() {
+    Scheduler* schedules = nullptr;
+    {
+        std::lock_guard lock(scheduler_mutex);
+        schedules = scheduler.get();
+    }
+    if (schedules) schedules->stop();
+    for (auto& task : periodic_tasks) task.stop();
+    for (auto& supervisor : supervisors) supervisor.stop();
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    for (auto& task : periodic_tasks) {
+        if (!task.wait_stopped(deadline - Clock::now())) {
+            spdlog::warn("periodic task {} did not stop in time", task.status().name);
+        }
+    }
+    for (auto& supervisor : supervisors) {
+        if (!supervisor.wait_stopped(deadline - Clock::now())) {
+            spdlog::warn("supervised task {} did not stop in time", supervisor.status().name);
+        }
+    }
+    if (schedules && !schedules->wait_stopped(deadline - Clock::now())) {
+        spdlog::warn("schedules did not stop in time");
+    }
+}
+
+void AppCore::start_jobs_worker() {
+    std::lock_guard lock(jobs_mutex);
+    if (!jobs || jobs->names().empty()) return;
+    auto options = jobs_options.value_or(AppJobsOptions{});
+    if (!options.run_worker) return;
+    // The last loop: loop 0 also carries the lifespan, signals and the scheduler.
+    jobs_worker = std::make_unique<Worker>(*jobs, loops.back()->executor(), options.worker);
+    jobs_worker->start();
+}
+
+void AppCore::stop_jobs_worker(Clock::time_point deadline) {
+    if (!jobs_worker) return;
+    const auto grace = std::max(Clock::duration::zero(), deadline - Clock::now());
+    if (!jobs_worker->stop(grace)) {
+        spdlog::warn("job worker {} did not stop in time", jobs_worker->id());
+    }
+}
+
+void AppCore::release_runtime() {
+    // The worker's tasks run on the loops: it goes while they still run.
+    jobs_worker.reset();
+    for (auto& loop : loops) loop->stop();
+    for (auto& loop : loops) loop->join();
+    // Pools first: their last completions post to stopped loops, which still exist. Then the
+    // loops, whose destruction frees suspended coroutines that may still refer to the server.
+    handler_pool.reset();
+    background_pool.reset();
+    // I/O objects must go before their io_context; those owned by suspended coroutines go
+    // with the loop's destruction itself.
+    if (server) server->drop_listener();
+    periodic_tasks.clear();
+    supervisors.clear();
+    cancel_signals = nullptr;
+    signals.reset();
+    loops.clear();
+    server.reset();
+    background_group.reset();
+    lifecycle_group.reset();
+}
+
+void AppCore::stop_ladder() {
+    {
+        std::unique_lock lock(mutex);
+        if (phase == Phase::stopping || phase == Phase::stopped) {
+            changed.wait(lock, [&] { return phase == Phase::stopped; });
+            return;
+        }
+        if (phase != Phase::serving) return;
+        phase = Phase::stopping;
+    }
+    const auto started = Clock::now();
+    const auto deadline = started + options.drain_timeout;
+    spdlog::info("shutting down: finishing requests and background tasks (drain timeout {} ms)",
+                 options.drain_timeout.count());
+
+    // 1. Stop intake; in-flight requests finish, idle keep-alive connections close. The job
+    //    worker stops claiming too: jobs are durable, another worker (or the next start) takes
+    //    them.
+    if (jobs_worker) jobs_worker->request_stop();
+    if (server) {
+        server->stop_accepting();
+        if (!wait_until(deadline, [&] { return server->connections() == 0; })) {
+            spdlog::warn("closing {} connection(s) still busy after the drain timeout",
+                         server->connections());
+            server->cancel_connections();
+            wait_until(Clock::now() + std::chrono::seconds(5),
+                       [&] { return server->connections() == 0; });
+        }
+    }
+
+    // 2. Background tasks and tracked tasks get what is left of the deadline, then are
+    //    cancelled (they see it and clean up) or, not started yet, abandoned.
+    background_group->close();
+    auto no_pending = [&] {
+        return background.pending.load() == 0 && spawned.size() == 0;
+    };
+    if (!wait_until(deadline, no_pending)) {
+        spdlog::warn(
+            "{} background task(s) and {} tracked task(s) still running after the drain "
+            "timeout: cancelling",
+            background.pending.load(), spawned.size());
+        background_group->cancel_all();
+        spawned.cancel_all(CancelReason::shutdown);
+        background_pool->drop_pending();
+        {
+            std::lock_guard lock(mutex);
+            hurry = false;  // the cancellations deserve their short wait even after a 2nd signal
+        }
+        wait_until(Clock::now() + std::chrono::seconds(5), no_pending);
+    }
+
+    if (cancel_signals) cancel_signals();
+
+    // Running durable jobs get what is left of the deadline, then are cancelled and their
+    // leases released so another worker takes them at once (attempt not counted) — before the
+    // lifespan shutdown closes what they use.
+    stop_jobs_worker(deadline);
+
+    // Periodic and supervised tasks stop before the shutdown hooks close what they use.
+    stop_recurring();
+
+    // 3. Lifespan shutdown: hooks in reverse order, then the lifespan coroutine's tail.
+    run_hooks(shutdown_hooks, true);
+    if (lifespan) {
+        asio::post(loops.front()->executor(), [this] {
+            std::lock_guard lock(mutex);
+            shutdown_started = true;
+            if (serving_timer) static_cast<asio::steady_timer*>(serving_timer)->cancel();
+        });
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return lifespan_finished; });
+        if (!lifespan_error.empty()) spdlog::error("lifespan shutdown failed: {}", lifespan_error);
+    }
+    state.thaw();
+    release_runtime();
+    spdlog::info("shutdown complete in {} ms",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)
+                     .count());
+    std::lock_guard lock(mutex);
+    phase = Phase::stopped;
+    changed.notify_all();
+}
+
+}  // namespace detail
+
+Task<void> App::serving() {
+    auto& core = *core_;
+    asio::steady_timer timer(co_await current_executor(),
+                             asio::steady_timer::time_point::max());
+    {
+        std::lock_guard lock(core.mutex);
+        if (core.lifespan_serving) throw std::logic_error("app.serving() awaited twice");
+        core.lifespan_serving = true;
+        core.serving_timer = &timer;
+        core.changed.notify_all();
+    }
+    boost::system::error_code ignored;
+    co_await timer.async_wait(asio::redirect_error(use_task, ignored));
+    std::lock_guard lock(core.mutex);
+    core.serving_timer = nullptr;
+    if (!core.shutdown_started) {
+        throw boost::system::system_error(asio::error::operation_aborted, "serving() cancelled");
+    }
+}
+
+void App::start(const ServeOptions& options) {
+    auto& core = *core_;
+    {
+        std::lock_guard lock(core.mutex);
+        if (core.phase != detail::AppCore::Phase::idle) {
+            throw std::logic_error("an App starts once");
+        }
+        core.phase = detail::AppCore::Phase::starting;
+    }
+    core.options = options;
+    unsigned threads = options.threads ? options.threads
+                                       : std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < threads; ++i) {
+        core.loops.push_back(std::make_unique<Loop>(fmt::format("loop-{}", i)));
+        core.loops.back()->start();
+    }
+    core.handler_pool = std::make_unique<BlockingPool>(
+        BlockingPoolOptions{"handlers", options.handler_threads, 10'000});
+    // The gate refuses new tasks at the limit, so the pool's queue (one item per request)
+    // never fills before it.
+    core.background_gate.limit = options.background_queue_limit;
+    core.background_pool = std::make_unique<BlockingPool>(BlockingPoolOptions{
+        "background", options.background_threads, options.background_queue_limit + 1});
+    core.background_group = std::make_unique<TaskGroup>("background");
+    core.lifecycle_group = std::make_unique<TaskGroup>("lifespan");
+    if (options.handle_signals) {
+        // From here on, SIGINT/SIGTERM ask for a graceful stop: one arriving during startup
+        // makes `wait()` return as soon as the app serves.
+        auto signals = std::make_shared<asio::signal_set>(core.loops.front()->executor(),
+                                                          SIGINT, SIGTERM);
+        core.signals = signals;
+        core.cancel_signals = [signals] {
+            asio::post(signals->get_executor(), [signals] { signals->cancel(); });
+        };
+        core.lifecycle_group->spawn(core.loops.front()->executor(),
+                                    detail::watch_signals(&core, signals), "signals");
+    }
+
+    std::string failure;
+    try {
+        if (options.listen) {
+            core.server = std::make_unique<detail::Server>(core);
+            core.server->bind(options.host, options.port);
+        }
+        if (core.lifespan) {
+            core.lifecycle_group->spawn(core.loops.front()->executor(),
+                                        detail::run_lifespan(&core), "lifespan");
+            std::unique_lock lock(core.mutex);
+            core.changed.wait(lock, [&] { return core.lifespan_serving || core.lifespan_finished; });
+            if (!core.lifespan_serving) {
+                throw std::runtime_error(
+                    core.lifespan_error.empty()
+                        ? "the lifespan returned without co_await app.serving()"
+                        : core.lifespan_error);
+            }
+        }
+        core.run_hooks(core.startup_hooks, false);
+        core.start_recurring();
+        core.start_jobs_worker();
+    } catch (...) {
+        failure = describe_exception(std::current_exception());
+    }
+    if (!failure.empty()) {
+        // Let a lifespan that reached serving() clean up what it opened.
+        if (core.lifespan_serving && !core.lifespan_finished) {
+            asio::post(core.loops.front()->executor(), [&core] {
+                std::lock_guard lock(core.mutex);
+                core.shutdown_started = true;
+                if (core.serving_timer) {
+                    static_cast<asio::steady_timer*>(core.serving_timer)->cancel();
+                }
+            });
+            std::unique_lock lock(core.mutex);
+            core.changed.wait(lock, [&] { return core.lifespan_finished; });
+        }
+        core.release_runtime();
+        {
+            std::lock_guard lock(core.mutex);
+            core.phase = detail::AppCore::Phase::stopped;
+        }
+        throw StartupError("startup failed: " + failure);
+    }
+    core.state.freeze();
+    if (core.server) {
+        core.server->start_accepting();
+        spdlog::info("serving on http://{}:{} with {} loop thread(s)", options.host,
+                     core.server->port(), threads);
+    }
+    std::lock_guard lock(core.mutex);
+    core.phase = detail::AppCore::Phase::serving;
+    core.changed.notify_all();
+}
+
+}  // namespace afterwork
