@@ -8,12 +8,16 @@
 
 #include <gtest/gtest.h>
 
+#include <support/eventually.hpp>
+
 #include <afterwork/runtime/loop.hpp>
 #include <afterwork/runtime/sleep.hpp>
 #include <afterwork/runtime/task_handle.hpp>
 
 namespace afterwork {
 namespace {
+
+using testing::eventually;
 
 using namespace std::chrono_literals;
 
@@ -79,11 +83,12 @@ TEST(TaskGroup, ReportsFailuresButNotCancellations) {
     std::atomic<int> cancelled{0};
     group.spawn(loop.executor(), fail_with("boom"), "failing");
     group.spawn(loop.executor(), sleep_and_record(cancelled), "sleeping");
-    // Cancel once only the sleeper is left (the failing task ends on its own).
-    for (auto deadline = std::chrono::steady_clock::now() + 10s;
-         group.size() > 1 && std::chrono::steady_clock::now() < deadline;) {
-        std::this_thread::yield();
-    }
+    // Cancel once only the sleeper is left (the failing task ends on its own) and it has
+    // started: a task cancelled before it starts never runs, so it could not count.
+    ASSERT_TRUE(eventually([&] {
+        auto tasks = group.tasks();
+        return tasks.size() == 1 && tasks.front().state == TaskState::running;
+    }));
     group.cancel_all();
     ASSERT_TRUE(group.wait_for(10s));
     std::lock_guard lock(mutex);
