@@ -89,7 +89,7 @@ int lateness(int jobs, int seconds, int interval_ms) {
     }
     scheduler.start(loop.executor());
     std::this_thread::sleep_until(begin + std::chrono::seconds(seconds));
-    scheduler.stop();
+    scheduler.request_stop();
     scheduler.wait_stopped(10s);
     std::vector<double> sorted;
     {
@@ -190,7 +190,7 @@ int memory(int schedules) {
     std::printf("add_us_first_tenth=%.2f\nadd_us_last_nine_tenths=%.2f\n",
                 first_tenth_s * 1e6 / (schedules / 10),
                 (all_s - first_tenth_s) * 1e6 / (schedules - schedules / 10));
-    scheduler.stop();
+    scheduler.request_stop();
     scheduler.wait_stopped(10s);
     loop.stop();
     loop.join();

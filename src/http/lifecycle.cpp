@@ -116,9 +116,9 @@ void AppCore::stop_recurring() {
         std::lock_guard lock(scheduler_mutex);
         schedules = scheduler.get();
     }
-    if (schedules) schedules->stop();
-    for (auto& task : periodic_tasks) task.stop();
-    for (auto& supervisor : supervisors) supervisor.stop();
+    if (schedules) schedules->request_stop();
+    for (auto& task : periodic_tasks) task.request_stop();
+    for (auto& supervisor : supervisors) supervisor.request_stop();
     const auto deadline = Clock::now() + std::chrono::seconds(5);
     for (auto& task : periodic_tasks) {
         if (!task.wait_stopped(deadline - Clock::now())) {

@@ -196,15 +196,25 @@ RecurringTask::RecurringTask(const Executor& executor, detail::RecurringStart st
 
 RecurringTask::RecurringTask(RecurringTask&&) noexcept = default;
 RecurringTask& RecurringTask::operator=(RecurringTask&&) noexcept = default;
-RecurringTask::~RecurringTask() { stop(); }
+RecurringTask::~RecurringTask() { request_stop(); }
 
 RecurringStatus RecurringTask::status() const {
     std::lock_guard lock(state_->mutex);
     return state_->status;
 }
 
-void RecurringTask::stop() noexcept {
+std::string_view RecurringTask::service_name() const noexcept {
+    return state_ ? std::string_view(state_->status.name) : std::string_view();
+}
+
+void RecurringTask::request_stop() noexcept {
     if (loop_) loop_.cancel(CancelReason::shutdown);
+}
+
+Task<bool> RecurringTask::stop(std::chrono::steady_clock::time_point deadline) {
+    request_stop();
+    if (!loop_) co_return true;
+    co_return co_await loop_.wait_until(deadline);
 }
 
 bool RecurringTask::wait_stopped(std::chrono::steady_clock::duration timeout) {

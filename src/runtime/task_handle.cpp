@@ -9,6 +9,8 @@
 #include <string>
 
 #include <boost/asio/execution/context.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
@@ -152,9 +154,15 @@ public:
     }
 
     /// False once the context shuts down: nothing can run there any more.
-    bool add(TaskCore& task) noexcept {
+    bool add(TaskCore& task) {
         std::lock_guard lock(mutex_);
         if (stopped_) return false;
+        // While it has a task, the context has work: `io_context::run()` returns only once
+        // every task has ended, as with Asio's co_spawn, even when they all wait on an event or
+        // a pool. One tracked executor for all of them, not one per task.
+        if (count_++ == 0) {
+            work_.emplace(asio::prefer(task.executor_, asio::execution::outstanding_work.tracked));
+        }
         task.registry_previous_ = nullptr;
         task.registry_next_ = first_;
         if (first_) first_->registry_previous_ = &task;
@@ -164,13 +172,20 @@ public:
     }
 
     void remove(TaskCore& task) noexcept {
-        std::lock_guard lock(mutex_);
-        unlink(task);
+        std::optional<Executor> last_work;  // released after the lock: it may stop the context
+        {
+            std::lock_guard lock(mutex_);
+            if (!unlink(task)) return;
+            if (--count_ == 0) {
+                last_work = std::move(work_);
+                work_.reset();
+            }
+        }
     }
 
 private:
-    void unlink(TaskCore& task) noexcept {
-        if (task.registry_ != this) return;
+    bool unlink(TaskCore& task) noexcept {
+        if (task.registry_ != this) return false;
         if (task.registry_previous_) {
             task.registry_previous_->registry_next_ = task.registry_next_;
         } else {
@@ -178,6 +193,7 @@ private:
         }
         if (task.registry_next_) task.registry_next_->registry_previous_ = task.registry_previous_;
         task.registry_ = nullptr;
+        return true;
     }
 
     void shutdown() override {
@@ -187,15 +203,20 @@ private:
                 std::lock_guard lock(mutex_);
                 stopped_ = true;
                 task = first_;
-                if (!task) return;
+                if (!task) break;
                 unlink(*task);
+                --count_;
             }
             task->abandon();
         }
+        std::lock_guard lock(mutex_);
+        work_.reset();
     }
 
     std::mutex mutex_;
     TaskCore* first_ = nullptr;
+    std::size_t count_ = 0;
+    std::optional<Executor> work_;  // tracked: outstanding work while count_ > 0
     bool stopped_ = false;
 };
 
@@ -315,15 +336,9 @@ void TaskCore::run_root() noexcept {
         release();
         return;
     }
-    if (cancel_requested()) {
-        // Cancelled before it started: it never runs.
-        if (registry_) registry_->remove(*this);
-        auto root = std::exchange(root_, nullptr);
-        root.destroy();
-        finish(aborted("task cancelled before it started"));
-        release();
-        return;
-    }
+    // A task cancelled before it started still starts: its first suspension point ends with
+    // operation_aborted (the cancellation is sticky), so the code around it — a wrapper that
+    // records the outcome, a catch that cleans up — runs as it would for a later cancel.
     auto word = word_.load(std::memory_order_relaxed);
     while (state_of(word) == TaskState::pending &&
            !word_.compare_exchange_weak(

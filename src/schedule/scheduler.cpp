@@ -125,6 +125,7 @@ struct Scheduler::State : std::enable_shared_from_this<State> {
     // a stop). The state never owns an executor (no handle of the loop is kept), so it may
     // outlive the loop's io_context: the app lists its schedules after shutdown.
     Event wake_loop;
+    Event loop_done;  // set when the firing loop has ended
     bool started = false;
     bool stopping = false;
     bool loop_running = false;
@@ -327,6 +328,7 @@ Task<void> firing_loop(std::shared_ptr<Scheduler::State> state) {
             std::lock_guard lock(state.mutex);
             state.loop_running = false;
             state.loop_ended.notify_all();
+            state.loop_done.set();
         }
     } detach{*state};
     for (;;) {
@@ -417,7 +419,7 @@ Scheduler::Scheduler(SchedulerOptions options)
 }
 
 Scheduler::~Scheduler() {
-    stop();
+    request_stop();
     state_->clock->unsubscribe(state_->clock_token);
 }
 
@@ -651,7 +653,19 @@ void Scheduler::start(const Executor& executor) {
     spawn(strand, firing_loop(state_), SpawnOptions{.name = state_->name});
 }
 
-void Scheduler::stop() noexcept {
+std::string_view Scheduler::service_name() const noexcept { return state_->name; }
+
+Task<bool> Scheduler::stop(std::chrono::steady_clock::time_point deadline) {
+    request_stop();
+    {
+        std::lock_guard lock(state_->mutex);
+        if (!state_->started) co_return true;
+    }
+    if (!co_await state_->loop_done.wait_until(deadline)) co_return false;
+    co_return co_await state_->instances.join_until(deadline);
+}
+
+void Scheduler::request_stop() noexcept {
     {
         std::lock_guard lock(state_->mutex);
         if (state_->stopping) return;

@@ -18,12 +18,16 @@
 /// `failed` and it is not restarted again. A coroutine that returns normally is `completed`
 /// and not restarted.
 ///
+/// Both are `Service`s: `request_stop()` cancels the current run at its suspension point
+/// (reason `shutdown`) and ends the loop; `co_await stop(deadline)` also waits for the loop's
+/// end; `wait_stopped(timeout)` is the blocking form for plain threads.
+///
 /// @par Cancellation
-/// `stop()` cancels the current run at its suspension point (terminal) and ends the loop; a
-/// plain function already running on a pool finishes first.
+/// A plain function already running on a pool finishes first; its coroutine side ends at once.
 ///
 /// @par Thread safety
-/// Thread-safe: `status`, `stop` and `wait_stopped` may be called from any thread.
+/// Thread-safe: `status`, `request_stop`, `stop` and `wait_stopped` may be called from any
+/// thread.
 
 #include <chrono>
 #include <cstdint>
@@ -31,7 +35,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
+#include <afterwork/runtime/service.hpp>
 #include <afterwork/runtime/task.hpp>
 #include <afterwork/runtime/task_handle.hpp>
 
@@ -80,15 +86,18 @@ struct RecurringStart {
 
 /// What a periodic and a supervised task share: a status and a clean stop. Stops (without
 /// waiting) when destroyed.
-class RecurringTask {
+class RecurringTask : public Service {
 public:
     RecurringTask(RecurringTask&&) noexcept;
     RecurringTask& operator=(RecurringTask&&) noexcept;
-    ~RecurringTask();
+    ~RecurringTask() override;
 
     RecurringStatus status() const;
+    std::string_view service_name() const noexcept override;
     /// Cancels the current run (reason `shutdown`) and ends the loop.
-    void stop() noexcept;
+    void request_stop() noexcept override;
+    /// Requests the stop and waits for the loop's end until `deadline`; true when it ended.
+    Task<bool> stop(std::chrono::steady_clock::time_point deadline) override;
     /// Blocks a plain thread until the loop has ended; true when it has.
     bool wait_stopped(std::chrono::steady_clock::duration timeout);
 

@@ -11,8 +11,9 @@
 /// next to the coroutine frame, holding the state, the cancellation and the result.
 ///
 /// States: `pending` (spawned, not started) → `running` → `succeeded` | `failed` |
-/// `cancelled`. A task cancelled before it starts goes straight to `cancelled` without
-/// running; cancelling a finished task does nothing and returns false.
+/// `cancelled`. A task cancelled before it starts still starts, and its first suspension point
+/// ends with `operation_aborted` (so a wrapper that records outcomes or a `catch` that cleans
+/// up still runs); cancelling a finished task does nothing and returns false.
 ///
 /// A task's exception is never lost: if it failed and nobody observed the failure (`wait`,
 /// `get`, `error`, its group's error callback) by the time the last handle is gone, it is
@@ -247,6 +248,14 @@ public:
     /// clean-up that must see the task through.
     [[nodiscard]] auto wait_shielded() const noexcept { return Wait(cell_, false); }
 
+    /// `co_await handle.wait_until(deadline)`: true once the task has ended (however it ended:
+    /// its result stays in the handle), false when `deadline` (steady clock) passed first.
+    /// @par Cancellation
+    /// Cancelling the caller ends this wait with operation_aborted; the task goes on.
+    [[nodiscard]] auto wait_until(std::chrono::steady_clock::time_point deadline) const noexcept {
+        return WaitUntil(cell_, deadline);
+    }
+
     /// The result, waited for from a plain thread (never a loop thread: std::logic_error).
     T get() const {
         cell_->wait_blocking(std::nullopt);
@@ -274,6 +283,18 @@ private:
             Waiter::await_resume();
             return take(*cell_);
         }
+
+    private:
+        detail::CellRef<detail::TaskCell<T>> cell_;
+    };
+
+    class WaitUntil final : public detail::Waiter {
+    public:
+        WaitUntil(const detail::CellRef<detail::TaskCell<T>>& cell,
+                  std::chrono::steady_clock::time_point deadline) noexcept
+            : Waiter(&cell->waiters(), &detail::TaskCore::is_done, cell.get(), true, deadline),
+              cell_(cell) {}
+        bool await_resume() { return Waiter::await_resume() != Outcome::timed_out; }
 
     private:
         detail::CellRef<detail::TaskCell<T>> cell_;

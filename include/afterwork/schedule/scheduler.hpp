@@ -58,6 +58,7 @@
 #include <afterwork/schedule/schedule_store.hpp>
 #include <afterwork/schedule/scheduler_clock.hpp>
 #include <afterwork/schedule/time_zone.hpp>
+#include <afterwork/runtime/service.hpp>
 #include <afterwork/schedule/trigger.hpp>
 
 namespace afterwork {
@@ -112,13 +113,11 @@ struct SchedulerOptions {
     std::string name = "scheduler";         ///< for logs
 };
 
-class Scheduler {
+class Scheduler : public Service {
 public:
     explicit Scheduler(SchedulerOptions options = {});
-    Scheduler(const Scheduler&) = delete;
-    Scheduler& operator=(const Scheduler&) = delete;
     /// Stops (without waiting).
-    ~Scheduler();
+    ~Scheduler() override;
 
     /// Adds a schedule. Fails with `duplicate_schedule` when the id is taken, `invalid_option`
     /// for an empty id or function, a negative grace or jitter or max_instances < 1; nothing
@@ -158,10 +157,13 @@ public:
 
     /// Starts firing on `executor` (one loop). Throws std::logic_error when started twice.
     void start(const Executor& executor);
+    std::string_view service_name() const noexcept override;
     /// Stops firing and cancels running instances (reason `shutdown`). Idempotent.
-    void stop() noexcept;
-    /// Blocks a plain thread until the firing loop and every instance have ended (true), or
-    /// `timeout` passes (false). True at once when never started.
+    void request_stop() noexcept override;
+    /// Requests the stop, then waits until the firing loop and every instance have ended
+    /// (true) or `deadline` passes (false). True at once when never started.
+    Task<bool> stop(std::chrono::steady_clock::time_point deadline) override;
+    /// The blocking form of `stop`'s wait, for plain threads (after `request_stop`).
     bool wait_stopped(std::chrono::steady_clock::duration timeout);
 
     struct State;  // internal, public only so the implementation file can name it

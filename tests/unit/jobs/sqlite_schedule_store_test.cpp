@@ -83,7 +83,7 @@ TEST(SqliteScheduleStore, ASchedulerRestartResumesFromTheFile) {
         scheduler.start(loop.executor());
         clock->advance(1h);
         ASSERT_TRUE(testing::eventually([&] { return runs_of(scheduler) == 1; }));
-        scheduler.stop();
+        scheduler.request_stop();
         ASSERT_TRUE(scheduler.wait_stopped(10s));
     }
     // The process was down over the +2 h occurrence, 30 s past it: within the grace it runs
@@ -101,7 +101,7 @@ TEST(SqliteScheduleStore, ASchedulerRestartResumesFromTheFile) {
     }));
     EXPECT_EQ(scheduler.find("hourly")->last_run, t0 + 2h);
     EXPECT_EQ(scheduler.find("hourly")->missed, 0u);
-    scheduler.stop();
+    scheduler.request_stop();
     ASSERT_TRUE(scheduler.wait_stopped(10s));
     loop.stop();
     loop.join();

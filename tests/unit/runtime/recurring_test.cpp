@@ -39,7 +39,7 @@ TEST_F(RecurringTest, PeriodicRunsAgainAndAgainUntilStopped) {
     EXPECT_EQ(status.interval, 5ms);
     EXPECT_GE(status.runs, 3u);
     EXPECT_TRUE(status.last_run.has_value());
-    task.stop();
+    task.request_stop();
     EXPECT_TRUE(task.wait_stopped(10s));
     EXPECT_EQ(task.status().state, "stopped");
     const int after_stop = runs.load();
@@ -99,7 +99,7 @@ TEST_F(RecurringTest, JitterDelaysStartsWithinItsBound) {
         std::lock_guard lock(mutex);
         return starts.size() >= 4;
     }));
-    task.stop();
+    task.request_stop();
     task.wait_stopped(10s);
     std::lock_guard lock(mutex);
     for (std::size_t k = 0; k < starts.size(); ++k) {
@@ -118,7 +118,7 @@ TEST_F(RecurringTest, StopCancelsARunningFunction) {
         }
     });
     EXPECT_TRUE(eventually([&] { return task.status().state == "running"; }));
-    task.stop();
+    task.request_stop();
     EXPECT_TRUE(task.wait_stopped(10s));
     EXPECT_TRUE(saw_cancel.load());
     EXPECT_EQ(task.status().state, "stopped");
@@ -196,8 +196,8 @@ TEST_F(RecurringTest, SupervisorStopsCleanlyWhileRunningOrBackingOff) {
     EXPECT_TRUE(eventually([&] { return running.status().state == "running"; }));
     EXPECT_TRUE(eventually([&] { return backing_off.status().state == "backing_off"; }));
     EXPECT_TRUE(backing_off.status().next_run.has_value());
-    running.stop();
-    backing_off.stop();
+    running.request_stop();
+    backing_off.request_stop();
     EXPECT_TRUE(running.wait_stopped(10s));
     EXPECT_TRUE(backing_off.wait_stopped(10s));
     EXPECT_EQ(running.status().state, "stopped");

@@ -115,7 +115,7 @@ TEST_F(TaskHandleTest, CancelReachesTheSuspensionPointAndAwaitingThrowsAborted) 
     EXPECT_FALSE(handle.cancel());
 }
 
-TEST_F(TaskHandleTest, CancelledBeforeItStartsItNeverRuns) {
+TEST_F(TaskHandleTest, CancelledBeforeItStartsItStopsAtItsFirstSuspensionPoint) {
     std::promise<void> release;
     auto gate = release.get_future().share();
     std::latch blocked(1);

@@ -351,11 +351,11 @@ TEST_F(SchedulerTest, StopCancelsRunningInstances) {
     start();
     clock_->advance(10s);
     ASSERT_TRUE(eventually([&] { return info("long").running == 1; }));
-    scheduler().stop();
+    scheduler().request_stop();
     ASSERT_TRUE(scheduler().wait_stopped(10s));
     EXPECT_EQ(info("long").last_outcome, ScheduleOutcome::cancelled);
     EXPECT_EQ(info("long").failures, 0u);
-    scheduler().stop();  // idempotent
+    scheduler().request_stop();  // idempotent
 }
 
 TEST_F(SchedulerTest, FiresOnTheSystemClock) {
@@ -363,7 +363,7 @@ TEST_F(SchedulerTest, FiresOnTheSystemClock) {
     scheduler_->add("fast", IntervalTrigger(20ms), [] { return no_op(); });
     scheduler_->start(loop_.executor());
     ASSERT_TRUE(eventually([&] { return scheduler_->find("fast")->runs >= 3; }));
-    scheduler_->stop();
+    scheduler_->request_stop();
     EXPECT_TRUE(scheduler_->wait_stopped(10s));
 }
 
@@ -424,7 +424,7 @@ TEST_F(SchedulerTest, ARestartResumesFromTheStoreWithoutLosingOrRepeating) {
     auto record = *store->load("hourly");
     EXPECT_EQ(record.last_run, t0_ + 1h);
     EXPECT_EQ(record.trigger, "interval:3600s,start=2026-03-01T00:00:00Z");
-    scheduler_->stop();
+    scheduler_->request_stop();
     ASSERT_TRUE(scheduler_->wait_stopped(10s));
     scheduler_.reset();
 
@@ -439,7 +439,7 @@ TEST_F(SchedulerTest, ARestartResumesFromTheStoreWithoutLosingOrRepeating) {
     EXPECT_EQ(info("hourly").last_run, t0_ + 2h);
     EXPECT_EQ(info("hourly").next_run, t0_ + 3h);
     EXPECT_EQ(info("hourly").missed, 0u);
-    scheduler_->stop();
+    scheduler_->request_stop();
     ASSERT_TRUE(scheduler_->wait_stopped(10s));
     scheduler_.reset();
 
