@@ -41,7 +41,12 @@ struct BlockingPool::State {
                 stopping.load(std::memory_order_relaxed)) {
                 return;
             }
-            if (i % 16 == 0 && std::chrono::steady_clock::now() >= until) return;
+            if (i % 16 == 0) {
+                if (std::chrono::steady_clock::now() >= until) return;
+                // Let a thread this one woke run first when they share a CPU (the loop that
+                // waits for this pool's result, on a busy or single-CPU machine).
+                std::this_thread::yield();
+            }
 #if defined(__x86_64__) || defined(__i386__)
             __builtin_ia32_pause();
 #endif

@@ -136,8 +136,10 @@ struct Scheduler::State : std::enable_shared_from_this<State> {
     // record written late can never bring back a schedule removed meanwhile.
     std::mutex store_mutex;
 
+    TaskGroup loop;  // the firing loop, while it runs
+
     explicit State(std::string scheduler_name)
-        : name(std::move(scheduler_name)), instances(name + " runs") {}
+        : name(std::move(scheduler_name)), instances(name + " runs"), loop(name + " loop") {}
 
     void index(Entry& entry) {
         if (entry.paused || entry.removed || !entry.next) return;
@@ -648,9 +650,9 @@ void Scheduler::start(const Executor& executor) {
         state_->started = true;
         state_->loop_running = true;
     }
-    // Not kept: the loop reports its end through `loop_ended`, and a handle would keep an
-    // executor alive past the loop's io_context.
-    spawn(strand, firing_loop(state_), SpawnOptions{.name = state_->name});
+    // In a group rather than behind a kept handle: listed and cancellable while it runs, and
+    // nothing holds the strand once it has ended (the state may outlive the io_context).
+    state_->loop.spawn(strand, firing_loop(state_), state_->name);
 }
 
 std::string_view Scheduler::service_name() const noexcept { return state_->name; }

@@ -315,9 +315,10 @@ private:
 };
 
 /// Starts `task` on `executor` and returns its handle. The task runs whether or not the
-/// handle is kept.
+/// handle is kept, but a dropped handle is a task nobody can cancel or list: keep it, or spawn
+/// into a `TaskGroup`.
 template <class T>
-TaskHandle<T> spawn(const Executor& executor, Task<T> task, SpawnOptions options = {}) {
+[[nodiscard]] TaskHandle<T> spawn(const Executor& executor, Task<T> task, SpawnOptions options = {}) {
     detail::CellRef<detail::TaskCell<T>> cell(
         new detail::TaskCell<T>(executor, std::move(options.name)));
     cell->launch(task.release());
@@ -327,7 +328,7 @@ TaskHandle<T> spawn(const Executor& executor, Task<T> task, SpawnOptions options
 /// Submits `task` to another loop: `asyncio.run_coroutine_threadsafe` without its races. The
 /// handle is awaitable from any coroutine and waitable from any plain thread.
 template <class T>
-TaskHandle<T> run_on(Loop& loop, Task<T> task, SpawnOptions options = {}) {
+[[nodiscard]] TaskHandle<T> run_on(Loop& loop, Task<T> task, SpawnOptions options = {}) {
     return spawn(loop.executor(), std::move(task), std::move(options));
 }
 
