@@ -90,7 +90,7 @@ bool is_timeout(const std::exception_ptr& error) {
 
 }  // namespace
 
-struct Worker::State : detail::WorkerLink, std::enable_shared_from_this<Worker::State> {
+struct detail::WorkerState : detail::WorkerLink, std::enable_shared_from_this<detail::WorkerState> {
     std::shared_ptr<detail::QueueState> queue;
     std::shared_ptr<Store> store;
     Executor executor;               // the first of `executors`: outcome writes
@@ -121,7 +121,7 @@ struct Worker::State : detail::WorkerLink, std::enable_shared_from_this<Worker::
     // slot freed, a stop): the loop clears it, looks, then waits on it until its next poll.
     Event wake_claims;
 
-    State() : drivers("job runs") {}
+    WorkerState() : drivers("job runs") {}
 
     void wake() noexcept override { wake_claims.set(); }
 
@@ -161,7 +161,7 @@ struct Worker::State : detail::WorkerLink, std::enable_shared_from_this<Worker::
 
 namespace {
 
-using StatePtr = std::shared_ptr<Worker::State>;
+using StatePtr = std::shared_ptr<detail::WorkerState>;
 
 // ---- outcomes -------------------------------------------------------------------------------
 
@@ -169,7 +169,7 @@ Task<void> flush_completions(StatePtr state);
 
 // With the mutex held: adds a success to the next batched write; true when the caller must
 // `start_flush` (after unlocking) because no flusher runs.
-bool push_completion(Worker::State& state, PendingCompletion pending) {
+bool push_completion(detail::WorkerState& state, PendingCompletion pending) {
     state.completions.push_back(std::move(pending));
     if (state.flushing) return false;
     state.flushing = true;
@@ -191,7 +191,7 @@ void queue_completion(const StatePtr& state, PendingCompletion pending) {
 
 // Writes the progress the handlers left unwritten and turns the batch into completions that
 // expire their time to live after `now`.
-std::vector<Completion> prepare_completions(const Worker::State& state,
+std::vector<Completion> prepare_completions(const detail::WorkerState& state,
                                             std::vector<PendingCompletion>& batch,
                                             TimePoint now) {
     for (const auto& pending : batch) {
@@ -226,7 +226,7 @@ std::vector<JobsResult<void>> write_completions(StatePtr state,
 // With the mutex held: tracks a run of a job this worker claimed. A run of an earlier attempt
 // of the same job may still be here: its lease ended, the store gave the job out again (to
 // this worker), so that run has lost the lease and must write nothing.
-void track_run(Worker::State& state, const std::shared_ptr<Run>& run) {
+void track_run(detail::WorkerState& state, const std::shared_ptr<Run>& run) {
     auto [found, inserted] = state.runs.try_emplace(run->id, run);
     if (inserted) return;
     auto stale = std::exchange(found->second, run);
@@ -241,13 +241,13 @@ void track_run(Worker::State& state, const std::shared_ptr<Run>& run) {
 }
 
 // With the mutex held: forgets the run of job `id` unless a newer attempt took its place.
-void forget_run(Worker::State& state, JobId id, const Run* run) {
+void forget_run(detail::WorkerState& state, JobId id, const Run* run) {
     auto found = state.runs.find(id);
     if (found != state.runs.end() && found->second.get() == run) state.runs.erase(found);
 }
 
 // With the mutex held: counts what the store said of each completion and forgets the runs.
-void record_completions(Worker::State& state,
+void record_completions(detail::WorkerState& state,
                         const std::vector<std::shared_ptr<const Run>>& runs,
                         const std::vector<JobsResult<void>>& results) {
     for (std::size_t i = 0; i < runs.size(); ++i) {
@@ -354,7 +354,7 @@ Written write_outcome(StatePtr state,
 // success whose progress writer was still busy.
 // Ends an outcome write counted in `writes_pending`, however the write ends.
 struct WriteDone {
-    Worker::State& state;
+    detail::WorkerState& state;
     ~WriteDone() {
         std::lock_guard lock(state.mutex);
         state.write_done();
@@ -791,7 +791,7 @@ Worker::Worker(Queue& queue, Executor executor, WorkerOptions options)
     : Worker(queue, std::vector<Executor>{std::move(executor)}, std::move(options)) {}
 
 Worker::Worker(Queue& queue, std::vector<Executor> executors, WorkerOptions options)
-    : state_(std::make_shared<State>()) {
+    : state_(std::make_shared<detail::WorkerState>()) {
     if (executors.empty()) throw std::invalid_argument("Worker: no executor to run jobs on");
     if (options.concurrency == 0) throw std::invalid_argument("Worker: concurrency must be >= 1");
     if (options.lease.count() <= 0 || options.poll_interval.count() <= 0 ||

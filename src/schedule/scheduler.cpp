@@ -110,7 +110,7 @@ milliseconds default_grace(const Trigger& trigger, TimePoint now) {
 
 }  // namespace
 
-struct Scheduler::State : std::enable_shared_from_this<State> {
+struct detail::SchedulerState : std::enable_shared_from_this<detail::SchedulerState> {
     std::string name;
     std::shared_ptr<SchedulerClock> clock;
     std::shared_ptr<ScheduleStore> store;
@@ -138,7 +138,7 @@ struct Scheduler::State : std::enable_shared_from_this<State> {
 
     TaskGroup loop;  // the firing loop, while it runs
 
-    explicit State(std::string scheduler_name)
+    explicit SchedulerState(std::string scheduler_name)
         : name(std::move(scheduler_name)), instances(name + " runs"), loop(name + " loop") {}
 
     void index(Entry& entry) {
@@ -222,7 +222,7 @@ struct Fire {
 
 // Decides what the due `entry` does at `now` and plans its next occurrence. Called with the
 // state's mutex held; the entry is out of the due index.
-void process_due(Scheduler::State& state,
+void process_due(detail::SchedulerState& state,
                  const std::shared_ptr<Entry>& entry,
                  TimePoint now,
                  std::vector<Fire>& fires,
@@ -287,7 +287,7 @@ void process_due(Scheduler::State& state,
     }
 }
 
-Task<void> run_instance(std::shared_ptr<Scheduler::State> state,
+Task<void> run_instance(std::shared_ptr<detail::SchedulerState> state,
                         std::shared_ptr<Entry> entry,
                         RecurringFunction function) {
     std::exception_ptr error;
@@ -317,15 +317,15 @@ Task<void> run_instance(std::shared_ptr<Scheduler::State> state,
     }
 }
 
-void persist(const std::shared_ptr<Scheduler::State>& state, const std::vector<std::string>& ids) {
+void persist(const std::shared_ptr<detail::SchedulerState>& state, const std::vector<std::string>& ids) {
     std::lock_guard lock(state->store_mutex);
     state->persist_locked(ids);
 }
 
-Task<void> firing_loop(std::shared_ptr<Scheduler::State> state) {
+Task<void> firing_loop(std::shared_ptr<detail::SchedulerState> state) {
     const Executor executor = co_await current_executor();
     struct Detach {
-        Scheduler::State& state;
+        detail::SchedulerState& state;
         ~Detach() {
             std::lock_guard lock(state.mutex);
             state.loop_running = false;
@@ -412,10 +412,10 @@ ScheduleError unknown_schedule(std::string_view id) {
 }  // namespace
 
 Scheduler::Scheduler(SchedulerOptions options)
-    : state_(std::make_shared<State>(std::move(options.name))) {
+    : state_(std::make_shared<detail::SchedulerState>(std::move(options.name))) {
     state_->clock = options.clock ? std::move(options.clock) : system_scheduler_clock();
     state_->store = std::move(options.store);
-    state_->clock_token = state_->clock->subscribe([weak = std::weak_ptr<State>(state_)] {
+    state_->clock_token = state_->clock->subscribe([weak = std::weak_ptr<detail::SchedulerState>(state_)] {
         if (auto state = weak.lock()) state->wake();
     });
 }
@@ -566,7 +566,7 @@ void Scheduler::remove(std::string_view id) {
 
 namespace {
 
-ScheduleResult<void> set_paused(const std::shared_ptr<Scheduler::State>& state,
+ScheduleResult<void> set_paused(const std::shared_ptr<detail::SchedulerState>& state,
                                 std::string_view id,
                                 bool paused) {
     std::unique_lock store_lock(state->store_mutex, std::defer_lock);

@@ -88,6 +88,10 @@ struct WorkerStats {
     std::size_t running = 0;       ///< handlers running now
 };
 
+namespace detail {
+struct WorkerState;
+}  // namespace detail
+
 class Worker {
 public:
     /// A worker for the definitions of `queue`, running on `executor` (its loop must run).
@@ -113,10 +117,9 @@ public:
     const std::string& id() const noexcept;
     WorkerStats stats() const;
 
-    struct State;  // internal, public so the implementation file can name it
 
 private:
-    std::shared_ptr<State> state_;
+    std::shared_ptr<detail::WorkerState> state_;
 };
 
 }  // namespace afterwork

@@ -113,6 +113,10 @@ struct SchedulerOptions {
     std::string name = "scheduler";         ///< for logs
 };
 
+namespace detail {
+struct SchedulerState;
+}  // namespace detail
+
 class Scheduler : public Service {
 public:
     explicit Scheduler(SchedulerOptions options = {});
@@ -166,7 +170,6 @@ public:
     /// The blocking form of `stop`'s wait, for plain threads (after `request_stop`).
     bool wait_stopped(std::chrono::steady_clock::duration timeout);
 
-    struct State;  // internal, public only so the implementation file can name it
 
 private:
     [[nodiscard]] ScheduleResult<void> insert(std::string name,
@@ -174,7 +177,7 @@ private:
                                               RecurringFunction function,
                                               ScheduleOptions options,
                                               bool replace_existing);
-    std::shared_ptr<State> state_;
+    std::shared_ptr<detail::SchedulerState> state_;
 };
 
 }  // namespace afterwork
