@@ -78,12 +78,17 @@ TEST(TaskGroup, ReportsFailuresButNotCancellations) {
     });
     std::atomic<int> cancelled{0};
     group.spawn(loop.executor(), fail_with("boom"), "failing");
-    group.spawn(loop.executor(), sleep_and_record(cancelled), "sleeping");
-    // Cancel once only the sleeper is left (the failing task ends on its own).
+    auto sleeping = group.spawn(loop.executor(), sleep_and_record(cancelled), "sleeping");
+    // Cancel once only the sleeper is left (the failing task ends on its own) and it has
+    // started: a task cancelled before it starts never runs, so it could not count the
+    // cancellation. `running` is set in the same loop turn in which the sleeper reaches its
+    // sleep, so the cancellation (posted to the loop afterwards) finds it sleeping.
     for (auto deadline = std::chrono::steady_clock::now() + 10s;
-         group.size() > 1 && std::chrono::steady_clock::now() < deadline;) {
+         (group.size() > 1 || sleeping.state() == TaskState::pending) &&
+         std::chrono::steady_clock::now() < deadline;) {
         std::this_thread::yield();
     }
+    ASSERT_EQ(sleeping.state(), TaskState::running);
     group.cancel_all();
     ASSERT_TRUE(group.wait_for(10s));
     std::lock_guard lock(mutex);
