@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/foreign_post.hpp"
+#include "runtime/thread_start.hpp"
 
 namespace afterwork {
 
@@ -54,6 +55,7 @@ Loop::~Loop() {
 }
 
 void Loop::start() {
+    detail::before_thread_start();
     state_->thread = std::thread([this, state = state_.get()] {
         current_loop = this;
         for (;;) {
