@@ -74,6 +74,11 @@ public:
         hand_off_->handle = self;
         BlockingPool::Work item = [hand_off = hand_off_, work = std::move(work_)]() mutable {
             work();
+            // The call and its arguments go before the caller resumes, not when the pool is
+            // done with the item: they may hold the last reference to something the caller
+            // tears down once resumed (a worker's state, whose strand belongs to a loop that
+            // is then destroyed).
+            work = nullptr;
             if (hand_off->claim()) {
                 struct Posted {  // also when the post throws
                     std::atomic<bool>& flag;
