@@ -10,6 +10,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/thread_start.hpp"
+
 namespace afterwork {
 
 struct BlockingPool::State {
@@ -127,6 +129,7 @@ bool BlockingPool::try_submit(Work& work) {
             if (state_->sleeping > 0) {
                 notify = true;
             } else if (state_->threads.size() < state_->options.max_threads) {
+                detail::before_thread_start();
                 state_->threads.emplace_back([state = state_.get()] { state->worker(); });
             }
         }

@@ -6,9 +6,10 @@
 //
 // asio::post still touches the io_context after it has queued the handler (it wakes the
 // loop's thread), so the handler may already have run — and its effect let the owner destroy
-// the loop — while the posting thread is inside the io_context. Such posts are counted, and
-// `Loop`'s destructor waits for the count to drop to zero (a few microseconds) before the
-// io_context goes.
+// the io_context — while the posting thread is inside it. Such posts are counted, and the
+// task registry of an execution context (a service every context a task ran on has) waits,
+// when the context shuts down, for the count to drop to zero (a few microseconds) before the
+// context's scheduler goes.
 //
 // Thread-safe.
 

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/foreign_post.hpp"
+#include "runtime/thread_start.hpp"
 
 namespace afterwork {
 
@@ -49,11 +50,12 @@ Loop::Loop(std::string name) : state_(std::make_unique<State>(std::move(name))) 
 Loop::~Loop() {
     stop();
     if (state_->thread.joinable()) state_->thread.join();
-    // A pool thread may still be inside a post whose handler already ran here.
-    detail::wait_for_foreign_posts();
+    // A post into the context still in flight is waited for by the context's task registry
+    // when the context is destroyed (task_handle.cpp).
 }
 
 void Loop::start() {
+    detail::before_thread_start();
     state_->thread = std::thread([this, state = state_.get()] {
         current_loop = this;
         for (;;) {

@@ -36,6 +36,7 @@ namespace {
 // caller's cancellation — resumes the caller; the other does nothing.
 struct PoolHandOff {
     std::atomic<bool> claimed{false};
+    std::atomic<bool> posted{false};  // the job claimed it and is done posting the resumption
     TaskCore* task = nullptr;
     std::coroutine_handle<> handle;
     bool claim() noexcept { return !claimed.exchange(true, std::memory_order_acq_rel); }
@@ -49,7 +50,14 @@ public:
     PoolWait& operator=(const PoolWait&) = delete;
     ~PoolWait() {
         // A frame destroyed while waiting (its loop went away): the job must not resume it.
-        if (hand_off_) hand_off_->claim();
+        if (!hand_off_ || resumed_ || hand_off_->claim()) return;
+        // The job claimed it first and may still be reading the task to post the resumption
+        // into the context now being destroyed: once the task is marked abandoned its cell
+        // may be freed, and the post must be counted before the context's wait for posts in
+        // flight. Wait until the job is done (it only posts).
+        for (int spins = 0; !hand_off_->posted.load(std::memory_order_acquire); ++spins) {
+            if (spins > 64) std::this_thread::yield();
+        }
     }
 
     bool await_ready() const noexcept { return false; }
@@ -66,7 +74,18 @@ public:
         hand_off_->handle = self;
         BlockingPool::Work item = [hand_off = hand_off_, work = std::move(work_)]() mutable {
             work();
-            if (hand_off->claim()) resume_on(*hand_off->task, hand_off->handle);
+            // The call and its arguments go before the caller resumes, not when the pool is
+            // done with the item: they may hold the last reference to something the caller
+            // tears down once resumed (a worker's state, whose strand belongs to a loop that
+            // is then destroyed).
+            work = nullptr;
+            if (hand_off->claim()) {
+                struct Posted {  // also when the post throws
+                    std::atomic<bool>& flag;
+                    ~Posted() { flag.store(true, std::memory_order_release); }
+                } posted{hand_off->posted};
+                resume_on(*hand_off->task, hand_off->handle);
+            }
         };
         if (!pool_.try_submit(item)) {
             refused_ = true;
@@ -78,6 +97,7 @@ public:
     }
 
     void await_resume() {
+        resumed_ = true;
         if (cancelled_) throw_cancelled("wait for a blocking call cancelled");
         if (refused_) {
             throw PoolOverloaded(pool_.options().name + " pool is at its queue limit or stopped");
@@ -101,6 +121,7 @@ private:
     bool cancellable_;
     bool cancelled_ = false;
     bool refused_ = false;
+    bool resumed_ = false;  // await_resume ran: the job no longer touches the frame or task
 };
 
 }  // namespace

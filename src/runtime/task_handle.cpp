@@ -211,6 +211,14 @@ private:
         }
         std::lock_guard lock(mutex_);
         work_.reset();
+        // Another thread may still be inside a post into this context whose handler already
+        // ran here: asio::post queues the handler, unlocks, and only then wakes the loop's
+        // thread. A task resumed by a pool thread can thus end, let the owner's run() return
+        // and destroy the context while that thread still signals its condition variable.
+        // Asio shuts down and destroys services newest first, so the scheduler is still
+        // whole here: wait for such posts before it goes. This covers every context a task
+        // ran on (a Loop's, a test's own io_context), not only Loop's.
+        wait_for_foreign_posts();
     }
 
     std::mutex mutex_;

@@ -92,6 +92,7 @@ bool Waiter::suspend(TaskCore& task, std::coroutine_handle<> handle) {
 }
 
 Waiter::Outcome Waiter::await_resume() {
+    resumed_ = true;
     const auto outcome = outcome_.load(std::memory_order_acquire);
     if (outcome == Outcome::ready) return outcome;
     if (cancellable_ && outcome != Outcome::cancelled) set_suspension(*task_, nullptr);
@@ -128,12 +129,21 @@ void Waiter::on_deadline(TimerNode& node) noexcept {
 
 Waiter::~Waiter() {
     // Only a frame destroyed while suspended (its loop went away) still has work here.
-    if (outcome_.load(std::memory_order_acquire) != Outcome::pending || task_ == nullptr) return;
+    if (resumed_ || task_ == nullptr) return;
+    // Claimed or not, take the queue's lock and the timer queue's: whoever claimed the wait
+    // first may be another thread still reading task_ and handle_ to post the resumption —
+    // wake_all (an Event set on another loop, a task ending there) does so under the queue's
+    // lock, on_deadline (a manual clock advanced by a test) under the timer queue's. Returning
+    // at once on a claimed outcome let the frame, and once the task was marked abandoned its
+    // cell, be freed under it, and its post reach a context past its wait for posts in flight.
+    // (The claimer cannot signal when it is done instead: in the normal case the frame may be
+    // resumed and gone as soon as the post is queued.)
     claim(Outcome::cancelled);
     if (queue_) {
         std::lock_guard lock(queue_->lock());
         queue_->erase(*this);
     }
+    // Also a woken wait is still in the timer heap (await_resume would have removed it).
     if (timers_) timers_->remove(*this);
 }
 

@@ -183,6 +183,7 @@ private:
     Waiter* next_ = nullptr;
     std::atomic<Outcome> outcome_{Outcome::pending};
     bool linked_ = false;  // guarded by the queue's lock
+    bool resumed_ = false;  // await_resume ran: nobody else uses the node any more
     bool cancellable_;
     bool system_deadline_ = false;  // timers_ is the task context's, found when suspending
 };

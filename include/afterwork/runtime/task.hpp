@@ -93,6 +93,14 @@ struct PromiseBase {
 
 template <class T>
 struct Promise : PromiseBase {
+    // Frames come from allocate_frame (malloc alignment), and the runtime reaches the promise
+    // of a task's root through coroutine_handle<PromiseBase> (launch, root_finished), which
+    // finds it only while the promise is not over-aligned: g++ places an over-aligned promise
+    // further into the frame (alignof 32: 16 bytes further), so the task pointer would be
+    // written beside it.
+    static_assert(alignof(T) <= alignof(std::max_align_t),
+                  "Task<T> of an over-aligned T is not supported: return it boxed "
+                  "(std::unique_ptr<T>)");
     std::optional<T> value;
     Task<T> get_return_object() noexcept;
     template <class U>

@@ -176,7 +176,14 @@ public:
         ::new (static_cast<void*>(signal_storage_)) boost::asio::cancellation_signal();
         signal_alive_ = true;
         set_suspension(*task_, this);
-        start_(bound_, Handler{this});
+        try {
+            start_(bound_, Handler{this});
+        } catch (...) {
+            // Not waiting after all: the exception resumes the task and this awaiter goes, so
+            // a later cancellation must not find it as the task's suspension point.
+            set_suspension(*task_, nullptr);
+            throw;
+        }
         // The second of (this, the handler) to get here goes on: a handler that already ran
         // (an operation that completed inline) means there is nothing to wait for.
         return !completed_.exchange(true, std::memory_order_acq_rel);

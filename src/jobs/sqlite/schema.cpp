@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -175,13 +177,38 @@ void migrate(Connection& connection, int target_version, bool writable) {
     }
 }
 
-void configure(Connection& c, const SqliteOptions& options, int target_version) {
-    if (!options.read_only) {
-        // Readers never wait for the writer, and commits append to the log instead of
-        // rewriting pages. On a file that cannot be written this leaves the mode as it was.
-        Query q(c, "PRAGMA journal_mode = WAL");
-        q.run();
+namespace {
+
+// Readers never wait for the writer, and commits append to the log instead of rewriting
+// pages. On a file that cannot be written this leaves the mode as it was.
+//
+// Switching a file to WAL takes its write lock on top of the read lock the pragma already
+// holds, and SQLite does not call the busy handler for a lock it would upgrade to (two
+// connections doing so would deadlock): while another connection reads the file — several
+// processes opening a new file at once — the pragma fails with SQLITE_BUSY at once, whatever
+// the busy timeout. So retry, as the busy handler would, until the busy timeout has passed.
+void use_wal(Connection& c, std::chrono::milliseconds busy_timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+    for (auto pause = std::chrono::milliseconds(1);;
+         pause = std::min(pause * 2, std::chrono::milliseconds(50))) {
+        try {
+            Query q(c, "PRAGMA journal_mode = WAL");
+            q.run();
+            return;
+        } catch (const JobsError& e) {
+            if (e.code() != JobsErrc::busy || std::chrono::steady_clock::now() >= deadline) {
+                throw;
+            }
+        }
+        const auto left = deadline - std::chrono::steady_clock::now();
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, left));
     }
+}
+
+}  // namespace
+
+void configure(Connection& c, const SqliteOptions& options, int target_version) {
+    if (!options.read_only) use_wal(c, options.busy_timeout);
     c.exec(options.synchronous == SqliteSync::full ? "PRAGMA synchronous = FULL"
                                                    : "PRAGMA synchronous = NORMAL");
     c.exec("PRAGMA foreign_keys = ON");

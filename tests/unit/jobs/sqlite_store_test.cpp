@@ -176,6 +176,26 @@ TEST(SqliteStore, SharesAFileWithTheApplicationsTables) {
     EXPECT_EQ(raw.scalar("SELECT email FROM users"), "a@example.com");
 }
 
+// Regression: switching a new file to WAL failed at once with `busy` while another
+// connection was about to write it, whatever the busy timeout (SQLite calls no busy handler
+// when the connection holding the write lock may need this one's read lock gone), so
+// processes opening a new file together could fail to open it.
+TEST(SqliteStore, OpeningANewFileAnotherConnectionWritesWaitsTheBusyTimeout) {
+    TempDir dir;
+    const auto path = dir / "write.db";
+    Raw writer(path);
+    writer.exec("BEGIN IMMEDIATE;");  // holds the new file's write (RESERVED) lock
+    const auto started = std::chrono::steady_clock::now();
+    auto store = SqliteStore::open(path, {.busy_timeout = 300ms});
+    const auto waited = std::chrono::steady_clock::now() - started;
+    ASSERT_FALSE(store);
+    EXPECT_EQ(store.error().code(), JobsErrc::busy);
+    EXPECT_GE(waited, 300ms);  // it waited for the lock (a lower bound: never flaky)
+    writer.exec("COMMIT;");
+    auto reopened = SqliteStore::open(path, {.busy_timeout = 300ms});
+    ASSERT_TRUE(reopened) << reopened.error().what();
+}
+
 TEST(SqliteStore, ProcessesOpeningANewFileAtOnceMigrateItOnce) {
     TempDir dir;
     const auto path = dir / "race.db";

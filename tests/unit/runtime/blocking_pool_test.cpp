@@ -5,10 +5,15 @@
 #include <future>
 #include <latch>
 #include <thread>
+#include <utility>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/require.hpp>
 #include <gtest/gtest.h>
 
 #include <afterwork/runtime/offload.hpp>
+#include <afterwork/runtime/task_handle.hpp>
 #include <support/run_task.hpp>
 
 namespace afterwork {
@@ -147,6 +152,87 @@ TEST(ToThread, FailsClearlyWhenThePoolIsFull) {
                  PoolOverloaded);
     release.set_value();
     EXPECT_TRUE(pool.wait_idle(10s));
+}
+
+// An io_context's executor that counts the posts made through it from other threads than
+// `owner` (the pool thread's post that resumes a caller of to_thread).
+class CountingExecutor {
+public:
+    CountingExecutor(boost::asio::io_context& context, std::thread::id owner,
+                     std::atomic<int>& foreign_posts) noexcept
+        : context_(&context), owner_(owner), foreign_posts_(&foreign_posts) {}
+
+    boost::asio::execution_context& query(boost::asio::execution::context_t) const noexcept {
+        return *context_;
+    }
+    static constexpr boost::asio::execution::blocking_t::never_t query(
+        boost::asio::execution::blocking_t) noexcept {
+        return {};
+    }
+    CountingExecutor require(boost::asio::execution::blocking_t::never_t) const noexcept {
+        return *this;
+    }
+    template <class Function>
+    void execute(Function&& function) const {
+        if (std::this_thread::get_id() != owner_) foreign_posts_->fetch_add(1);
+        boost::asio::require(context_->get_executor(), boost::asio::execution::blocking.never)
+            .execute(std::forward<Function>(function));
+    }
+    friend bool operator==(const CountingExecutor& a, const CountingExecutor& b) noexcept {
+        return a.context_ == b.context_;
+    }
+    friend bool operator!=(const CountingExecutor& a, const CountingExecutor& b) noexcept {
+        return !(a == b);
+    }
+
+private:
+    boost::asio::io_context* context_;
+    std::thread::id owner_;
+    std::atomic<int>* foreign_posts_;
+};
+
+// An argument that records, when destroyed, how many resumptions had been posted by then.
+class Probe {
+public:
+    Probe(const std::atomic<int>& posts, std::atomic<int>& seen) noexcept
+        : posts_(&posts), seen_(&seen) {}
+    Probe(Probe&& other) noexcept
+        : posts_(std::exchange(other.posts_, nullptr)), seen_(other.seen_) {}
+    Probe& operator=(Probe&&) = delete;
+    ~Probe() {
+        if (posts_) seen_->store(posts_->load());
+    }
+
+private:
+    const std::atomic<int>* posts_;
+    std::atomic<int>* seen_;
+};
+
+Task<void> call_with_probe(BlockingPool& pool, Probe probe, boost::asio::io_context* context) {
+    co_await to_thread(pool, [](Probe&) {}, std::move(probe));
+    context->stop();
+}
+
+// Regression: the pool destroyed a call and its arguments only after the call had resumed
+// its caller, so they could hold the last reference to something the caller had already
+// torn down (a worker's state, its strand belonging to a destroyed loop).
+TEST(ToThread, DestroysTheCallAndItsArgumentsBeforeTheCallerResumes) {
+    BlockingPool pool({.name = "probe", .max_threads = 1, .queue_limit = 10});
+    boost::asio::io_context context(1);
+    std::atomic<int> resumptions_posted{0};
+    std::atomic<int> posted_when_destroyed{-1};
+    const CountingExecutor executor(context, std::this_thread::get_id(), resumptions_posted);
+    auto handle = spawn(Executor(executor),
+                        call_with_probe(pool, Probe(resumptions_posted, posted_when_destroyed),
+                                        &context));
+    {
+        auto guard = boost::asio::make_work_guard(context);
+        context.run();
+    }
+    ASSERT_EQ(handle.state(), TaskState::succeeded);
+    ASSERT_TRUE(pool.wait_idle(10s));
+    EXPECT_EQ(resumptions_posted.load(), 1);
+    EXPECT_EQ(posted_when_destroyed.load(), 0);
 }
 
 }  // namespace

@@ -83,8 +83,7 @@ TEST(TaskGroup, ReportsFailuresButNotCancellations) {
     std::atomic<int> cancelled{0};
     group.spawn(loop.executor(), fail_with("boom"), "failing");
     group.spawn(loop.executor(), sleep_and_record(cancelled), "sleeping");
-    // Cancel once only the sleeper is left (the failing task ends on its own) and it has
-    // started: a task cancelled before it starts never runs, so it could not count.
+    // Cancel once only the sleeper is left (the failing task ends on its own) and is running.
     ASSERT_TRUE(eventually([&] {
         auto tasks = group.tasks();
         return tasks.size() == 1 && tasks.front().state == TaskState::running;

@@ -4,11 +4,15 @@
 #include <atomic>
 #include <future>
 #include <latch>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/require.hpp>
 #include <gtest/gtest.h>
 
 #include <afterwork/runtime/cancellation.hpp>
@@ -387,6 +391,77 @@ TEST_F(TaskHandleTest, ManyWaitersOfManyTasksEachSeeTheirTaskEnd) {
     EXPECT_EQ(wrong.load(), 0);
     EXPECT_EQ(coroutine_waiter.get(), kTasks * (kTasks - 1) / 2);
     for (const auto& handle : handles) EXPECT_EQ(handle.state(), TaskState::succeeded);
+}
+
+// An executor of an io_context whose posts from threads other than `owner` block, once their
+// handler is queued, until `gate` opens: a post still under way (as asio::post is while it
+// wakes the loop's thread) after its handler may already have run.
+class GatedExecutor {
+public:
+    GatedExecutor(boost::asio::io_context& context, std::thread::id owner,
+                  const std::shared_future<void>& gate) noexcept
+        : context_(&context), owner_(owner), gate_(&gate) {}
+
+    boost::asio::execution_context& query(boost::asio::execution::context_t) const noexcept {
+        return *context_;
+    }
+    static constexpr boost::asio::execution::blocking_t::never_t query(
+        boost::asio::execution::blocking_t) noexcept {
+        return {};
+    }
+    GatedExecutor require(boost::asio::execution::blocking_t::never_t) const noexcept {
+        return *this;
+    }
+    template <class Function>
+    void execute(Function&& function) const {
+        boost::asio::require(context_->get_executor(), boost::asio::execution::blocking.never)
+            .execute(std::forward<Function>(function));
+        if (std::this_thread::get_id() != owner_) gate_->wait();
+    }
+    friend bool operator==(const GatedExecutor& a, const GatedExecutor& b) noexcept {
+        return a.context_ == b.context_;
+    }
+    friend bool operator!=(const GatedExecutor& a, const GatedExecutor& b) noexcept {
+        return !(a == b);
+    }
+
+private:
+    boost::asio::io_context* context_;
+    std::thread::id owner_;
+    const std::shared_future<void>* gate_;  // an executor is nothrow-copyable
+};
+
+Task<void> offload_then_stop(BlockingPool& pool, boost::asio::io_context* context) {
+    co_await to_thread(pool, [] {});  // resumed by a post from the pool thread
+    context->stop();
+}
+
+// A pool thread resumes a task with a post; the task ends and its owner destroys the context
+// while that post has not returned yet (regression: the context went, and the pool thread
+// then signalled a destroyed condition variable inside it).
+TEST(TaskContext, IsDestroyedOnlyOnceAPostIntoItFromAnotherThreadReturned) {
+    BlockingPool pool({.name = "poster", .max_threads = 1, .queue_limit = 10});
+    std::promise<void> release;
+    const std::shared_future<void> gate = release.get_future().share();
+    auto context = std::make_unique<boost::asio::io_context>(1);
+    const GatedExecutor executor(*context, std::this_thread::get_id(), gate);
+    auto handle = spawn(Executor(executor), offload_then_stop(pool, context.get()));
+    {
+        auto guard = boost::asio::make_work_guard(*context);
+        context->run();  // until the task stops it, with the pool thread still in its post
+    }
+    ASSERT_TRUE(handle.done());
+    std::atomic<bool> destroyed{false};
+    std::thread destroyer([&] {
+        context.reset();
+        destroyed = true;
+    });
+    // Never true while the post is under way; false a while proves nothing more than that.
+    EXPECT_FALSE(eventually([&] { return destroyed.load(); }, 50ms));
+    release.set_value();
+    destroyer.join();
+    EXPECT_TRUE(destroyed.load());
+    EXPECT_EQ(handle.state(), TaskState::succeeded);
 }
 
 TEST(TaskStateNames, AreSpelledAsInJson) {
