@@ -63,13 +63,16 @@ std::size_t class_of(std::size_t size) noexcept { return (size + kGranule - 1) /
 
 void* allocate_frame(std::size_t size) {
     const std::size_t index = class_of(size);
-    if (kRecycle && index < kClasses && FrameCache::alive) {
-        if (FreeFrame* frame = cache.first[index]) {
-            cache.first[index] = frame->next;
-            --cache.count[index];
-            return frame;
+    if (kRecycle && index < kClasses) {
+        if (FrameCache::alive) {
+            if (FreeFrame* frame = cache.first[index]) {
+                cache.first[index] = frame->next;
+                --cache.count[index];
+                return frame;
+            }
         }
-        // Allocate the class's full size, so the frame can serve any size of its class later.
+        // Always the class's full size (also once this thread's cache is gone): the frame may
+        // be freed into another thread's cache and serve any size of its class later.
         size = (index + 1) * kGranule;
     }
     if (void* frame = std::malloc(size)) return frame;

@@ -34,7 +34,12 @@ void TaskGroupState::before_finish(TaskCore& task, const std::exception_ptr& err
             first_failure = error;
             is_first = true;
         }
-        if (is_first && cancel_on_failure) cancel_all_locked(CancelReason::user);
+        if (is_first && cancel_on_failure) {
+            // The siblings, not the failing task itself: it ends failed, not cancelled.
+            for (TaskCore* member = first; member; member = member->group_next_) {
+                if (member != &task) member->cancel(CancelReason::user);
+            }
+        }
     }
     task.mark_observed();
     if (on_error) {

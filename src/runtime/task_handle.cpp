@@ -321,7 +321,8 @@ bool TaskCore::cancel(CancelReason reason) noexcept {
         // Where the task waits belongs to its loop: end the wait there.
         post_to_loop(executor_, Deliver(this));
     } catch (...) {
-        return false;  // the loop is gone
+        // Only allocation can fail here (a post into a destroyed context is not caught, it is
+        // a bug): the reason is recorded, and the task's next suspension point sees it.
     }
     return true;
 }

@@ -51,7 +51,9 @@ void WaitQueue::wake_all() noexcept {
             try {
                 resume_on(*waiter->task_, waiter->handle_);
             } catch (...) {
-                // The loop is gone: its frames are destroyed with it.
+                // Only allocation can fail (posting into a destroyed context is a bug, not an
+                // exception); the waiter is then left claimed and unresumed, and its frame is
+                // destroyed with its loop.
             }
         }
         waiter = next;

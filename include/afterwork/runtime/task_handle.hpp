@@ -273,31 +273,31 @@ public:
     detail::TaskCore& core() const noexcept { return *cell_; }
 
 private:
-    // Keeps the cell alive while waiting: the handle awaited may be a temporary.
-    class Wait final : public detail::Waiter {
-    public:
-        Wait(const detail::CellRef<detail::TaskCell<T>>& cell, bool cancellable) noexcept
-            : Waiter(cell->waiters(), &detail::TaskCore::is_done, cell.get(), cancellable),
-              cell_(cell) {}
-        T await_resume() {
-            Waiter::await_resume();
-            return take(*cell_);
-        }
-
-    private:
+    // Keeps the cell alive while waiting (the handle awaited may be a temporary). A base
+    // declared before the Waiter, so the reference goes only after the Waiter has left the
+    // cell's queue.
+    struct CellHolder {
         detail::CellRef<detail::TaskCell<T>> cell_;
     };
 
-    class WaitUntil final : public detail::Waiter {
+    class Wait final : private CellHolder, public detail::Waiter {
+    public:
+        Wait(const detail::CellRef<detail::TaskCell<T>>& cell, bool cancellable) noexcept
+            : CellHolder{cell},
+              Waiter(cell->waiters(), &detail::TaskCore::is_done, cell.get(), cancellable) {}
+        T await_resume() {
+            Waiter::await_resume();
+            return take(*this->cell_);
+        }
+    };
+
+    class WaitUntil final : private CellHolder, public detail::Waiter {
     public:
         WaitUntil(const detail::CellRef<detail::TaskCell<T>>& cell,
                   std::chrono::steady_clock::time_point deadline) noexcept
-            : Waiter(&cell->waiters(), &detail::TaskCore::is_done, cell.get(), true, deadline),
-              cell_(cell) {}
+            : CellHolder{cell},
+              Waiter(&cell->waiters(), &detail::TaskCore::is_done, cell.get(), true, deadline) {}
         bool await_resume() { return Waiter::await_resume() != Outcome::timed_out; }
-
-    private:
-        detail::CellRef<detail::TaskCell<T>> cell_;
     };
 
     static T take(detail::TaskCell<T>& cell) {

@@ -168,10 +168,12 @@ TEST(TaskGroupJoin, CancelOnFailureStopsTheSiblings) {
     TaskGroup group("fail-fast", [](std::string_view, std::exception_ptr) {}, true);
     std::atomic<int> cancelled{0};
     for (int i = 0; i < 3; ++i) group.spawn(loop.executor(), count_cancel(cancelled));
-    group.spawn(loop.executor(), fail_after(1ms, "boom"));
+    auto failing = group.spawn(loop.executor(), fail_after(1ms, "boom"));
     auto joiner = spawn(loop.executor(), join_group(group));
     EXPECT_THROW(joiner.get(), std::runtime_error);
     EXPECT_EQ(cancelled.load(), 3);
+    EXPECT_EQ(failing.state(), TaskState::failed);
+    EXPECT_EQ(failing.cancel_reason(), CancelReason::none) << "the failure cancels its siblings";
     EXPECT_NE(group.first_failure(), nullptr);
 }
 
