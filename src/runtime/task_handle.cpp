@@ -17,6 +17,7 @@
 #include <boost/system/system_error.hpp>
 #include <spdlog/spdlog.h>
 
+#include "runtime/context_service.hpp"
 #include "runtime/foreign_post.hpp"
 #include "runtime/task_group_state.hpp"
 
@@ -126,31 +127,16 @@ std::exception_ptr aborted(const char* what) {
 // The live tasks of one execution context: an Asio service, so when the context is destroyed
 // with tasks still suspended on it (a loop stopped for good), their frames are destroyed and
 // their handles see them end as `abandoned` instead of waiting forever.
-class TaskRegistry final : public asio::execution_context::service {
+class TaskRegistry final : public asio::execution_context::service,
+                           public GenerationCounted<TaskRegistry> {
 public:
     static inline asio::execution_context::id id;
 
     explicit TaskRegistry(asio::execution_context& context)
         : asio::execution_context::service(context) {}
-    ~TaskRegistry() override { generation().fetch_add(1, std::memory_order_release); }
-
-    static std::atomic<std::uint64_t>& generation() noexcept {
-        static std::atomic<std::uint64_t> value{0};
-        return value;
-    }
 
     static TaskRegistry& of(const Executor& executor) {
-        thread_local asio::execution_context* last_context = nullptr;
-        thread_local TaskRegistry* last_registry = nullptr;
-        thread_local std::uint64_t last_generation = 0;
-        auto& context = asio::query(executor, asio::execution::context);
-        const auto current = generation().load(std::memory_order_acquire);
-        if (&context != last_context || current != last_generation) {
-            last_registry = &asio::use_service<TaskRegistry>(context);
-            last_context = &context;
-            last_generation = current;
-        }
-        return *last_registry;
+        return context_service<TaskRegistry>(executor);
     }
 
     /// False once the context shuts down: nothing can run there any more.

@@ -12,6 +12,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "runtime/context_service.hpp"
+
 namespace afterwork::detail {
 
 namespace asio = boost::asio;
@@ -111,19 +113,14 @@ namespace {
 
 // The system clock's queue of one execution context: an Asio service, so it lives and dies
 // with the context (its timer handler never outlives it).
-class SystemTimers final : public asio::execution_context::service, public TimerQueue {
+class SystemTimers final : public asio::execution_context::service,
+                           public TimerQueue,
+                           public GenerationCounted<SystemTimers> {
 public:
     static inline asio::execution_context::id id;
 
     explicit SystemTimers(asio::execution_context& context)
         : asio::execution_context::service(context) {}
-    ~SystemTimers() override { generation().fetch_add(1, std::memory_order_release); }
-
-    /// Bumped whenever a context's queue goes, so per-thread caches notice.
-    static std::atomic<std::uint64_t>& generation() noexcept {
-        static std::atomic<std::uint64_t> value{0};
-        return value;
-    }
 
     void bind(const Executor& executor) {
         std::lock_guard lock(timer_mutex_);
@@ -196,21 +193,8 @@ private:
 }  // namespace
 
 TimerQueue& system_timers(const Executor& executor) {
-    // The last context asked for, per thread: a loop's tasks ask for their own context again
-    // and again, and use_service takes a lock and walks a list.
-    thread_local asio::execution_context* last_context = nullptr;
-    thread_local SystemTimers* last_timers = nullptr;
-    thread_local std::uint64_t last_generation = 0;
-    auto& context = asio::query(executor, asio::execution::context);
-    const auto generation = SystemTimers::generation().load(std::memory_order_acquire);
-    if (&context != last_context || generation != last_generation) {
-        auto& timers = asio::use_service<SystemTimers>(context);
-        timers.bind(executor);
-        last_context = &context;
-        last_timers = &timers;
-        last_generation = generation;
-    }
-    return *last_timers;
+    return context_service<SystemTimers>(
+        executor, [](SystemTimers& timers, const Executor& first) { timers.bind(first); });
 }
 
 }  // namespace afterwork::detail
