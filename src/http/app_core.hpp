@@ -21,6 +21,7 @@
 
 #include <afterwork/http/app.hpp>
 #include <afterwork/runtime/blocking_pool.hpp>
+#include <afterwork/runtime/event.hpp>
 #include <afterwork/runtime/loop.hpp>
 #include <afterwork/runtime/task_group.hpp>
 
@@ -128,7 +129,7 @@ struct AppCore {
     bool lifespan_finished = false;
     bool shutdown_started = false;    // `serving()` may return
     std::string lifespan_error;       // what the lifespan threw, if it did
-    void* serving_timer = nullptr;    // the timer `serving()` waits on; loop 0 only
+    Event serving_ends;               // set with `shutdown_started`: `serving()` returns
     std::shared_ptr<void> signals;    // the signal_set `wait()` listens on (loop 0)
     std::function<void()> cancel_signals;  // posts its cancellation
 

@@ -11,7 +11,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -239,11 +238,11 @@ void AppCore::stop_ladder() {
     // 3. Lifespan shutdown: hooks in reverse order, then the lifespan coroutine's tail.
     run_hooks(shutdown_hooks, true);
     if (lifespan) {
-        asio::post(loops.front()->executor(), [this] {
+        {
             std::lock_guard lock(mutex);
             shutdown_started = true;
-            if (serving_timer) static_cast<asio::steady_timer*>(serving_timer)->cancel();
-        });
+        }
+        serving_ends.set();
         std::unique_lock lock(mutex);
         changed.wait(lock, [&] { return lifespan_finished; });
         if (!lifespan_error.empty()) spdlog::error("lifespan shutdown failed: {}", lifespan_error);
@@ -262,22 +261,15 @@ void AppCore::stop_ladder() {
 
 Task<void> App::serving() {
     auto& core = *core_;
-    asio::steady_timer timer(co_await current_executor(),
-                             asio::steady_timer::time_point::max());
     {
         std::lock_guard lock(core.mutex);
         if (core.lifespan_serving) throw std::logic_error("app.serving() awaited twice");
         core.lifespan_serving = true;
-        core.serving_timer = &timer;
         core.changed.notify_all();
     }
-    boost::system::error_code ignored;
-    co_await timer.async_wait(asio::redirect_error(use_task, ignored));
-    std::lock_guard lock(core.mutex);
-    core.serving_timer = nullptr;
-    if (!core.shutdown_started) {
-        throw boost::system::system_error(asio::error::operation_aborted, "serving() cancelled");
-    }
+    // Ends when the shutdown reaches the lifespan's turn; a cancelled lifespan task ends here
+    // with operation_aborted instead.
+    co_await core.serving_ends.wait();
 }
 
 void App::start(const ServeOptions& options) {
@@ -345,13 +337,11 @@ void App::start(const ServeOptions& options) {
     if (!failure.empty()) {
         // Let a lifespan that reached serving() clean up what it opened.
         if (core.lifespan_serving && !core.lifespan_finished) {
-            asio::post(core.loops.front()->executor(), [&core] {
+            {
                 std::lock_guard lock(core.mutex);
                 core.shutdown_started = true;
-                if (core.serving_timer) {
-                    static_cast<asio::steady_timer*>(core.serving_timer)->cancel();
-                }
-            });
+            }
+            core.serving_ends.set();
             std::unique_lock lock(core.mutex);
             core.changed.wait(lock, [&] { return core.lifespan_finished; });
         }
