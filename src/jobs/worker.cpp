@@ -107,6 +107,8 @@ struct detail::WorkerState : detail::WorkerLink, std::enable_shared_from_this<de
     // Notified when `active` or `writes_pending` drops to 0 and when a flush ends: `stop`
     // waits on it for the handlers, then for their outcomes.
     std::condition_variable idle;
+    Event idle_event;  // the same news for a coroutine (`Worker::stop`)
+    bool stopped = false;  // a stop has run to its end: later stops return at once
     std::size_t writes_pending = 0;  // outcome writes spawned and not yet done (not flushes)
     TaskHandle<void> claim_loop;
     TaskHandle<void> housekeeping;
@@ -125,17 +127,15 @@ struct detail::WorkerState : detail::WorkerLink, std::enable_shared_from_this<de
 
     void wake() noexcept override { wake_claims.set(); }
 
-    // With the mutex held: one outcome write has ended.
-    void write_done() noexcept {
-        if (--writes_pending == 0) idle.notify_all();
+    // With the mutex held: the handlers or the outcome writes may all have ended.
+    void notify_idle() noexcept {
+        idle.notify_all();
+        idle_event.set();
     }
 
-    // Waits (mutex held by `lock`) until every handler has ended and every outcome is written.
-    bool wait_written(std::unique_lock<std::mutex>& lock,
-                      std::chrono::steady_clock::duration timeout) {
-        return idle.wait_for(lock, timeout, [this] {
-            return active == 0 && writes_pending == 0 && !flushing;
-        });
+    // With the mutex held: one outcome write has ended.
+    void write_done() noexcept {
+        if (--writes_pending == 0) notify_idle();
     }
 
     void stop_run(Run& run, StopReason reason) {  // mutex held
@@ -288,7 +288,7 @@ Task<void> flush_completions(StatePtr state) {
             std::lock_guard lock(state->mutex);
             if (state->completions.empty()) {
                 state->flushing = false;
-                state->idle.notify_all();
+                state->notify_idle();
                 co_return;
             }
             batch.swap(state->completions);
@@ -505,7 +505,7 @@ void end_run(const StatePtr& state, const std::shared_ptr<Run>& run, Outcome out
         }
         --state->active;
         state->stats.running = state->active;
-        if (state->active == 0) state->idle.notify_all();
+        if (state->active == 0) state->notify_idle();
     }
     if (start_flush_after) start_flush(state);
     if (write_later) {
@@ -845,46 +845,83 @@ void Worker::request_stop() noexcept {
     state_->wake();
 }
 
-bool Worker::stop(std::chrono::steady_clock::duration grace) {
-    request_stop();
-    bool started = false;
-    {
-        std::lock_guard lock(state_->mutex);
-        started = state_->started;
+std::string_view Worker::service_name() const noexcept { return state_->options.id; }
+
+namespace {
+
+// Waits (from a task) until `done()` holds under the state's mutex, or `deadline`.
+template <class Done>
+Task<bool> wait_idle(StatePtr state, std::chrono::steady_clock::time_point deadline, Done done) {
+    for (;;) {
+        state->idle_event.clear();  // before looking: a later notify ends the wait at once
+        {
+            std::lock_guard lock(state->mutex);
+            if (done(*state)) co_return true;
+        }
+        if (!co_await state->idle_event.wait_until(deadline)) {
+            std::lock_guard lock(state->mutex);
+            co_return done(*state);
+        }
     }
-    if (!started) return true;
+}
+
+}  // namespace
+
+Task<bool> Worker::stop(std::chrono::steady_clock::time_point deadline) {
+    request_stop();
+    StatePtr state = state_;
     TaskHandle<void> claims;
     TaskHandle<void> chores;
     {
-        std::lock_guard lock(state_->mutex);
-        claims = state_->claim_loop;
-        chores = state_->housekeeping;
+        std::lock_guard lock(state->mutex);
+        if (!state->started || state->stopped) co_return true;
+        claims = state->claim_loop;
+        chores = state->housekeeping;
     }
+    const auto bound = [] { return std::chrono::steady_clock::now() + std::chrono::seconds(10); };
     // 0. No more claims: a claim in flight still hands its jobs over (they are released below).
     bool ok = true;
     if (claims) {
         claims.cancel(CancelReason::shutdown);
-        ok = claims.wait_for(std::chrono::seconds(10));
+        ok = co_await claims.wait_until(bound());
     }
-    // 1. Running jobs get the grace period.
-    std::unique_lock lock(state_->mutex);
-    const auto handlers_ended = [this] { return state_->active == 0; };
-    if (!state_->idle.wait_for(lock, grace, handlers_ended)) {
+    // 1. Running jobs get until the deadline.
+    const auto handlers_ended = [](const detail::WorkerState& s) { return s.active == 0; };
+    if (!co_await wait_idle(state, deadline, handlers_ended)) {
         // 2. Then they are cancelled; their outcomes release them to the store.
-        for (auto& [id, run] : state_->runs) {
-            if (run->context) state_->stop_run(*run, StopReason::shutdown);
+        std::lock_guard lock(state->mutex);
+        for (auto& [id, run] : state->runs) {
+            if (run->context) state->stop_run(*run, StopReason::shutdown);
         }
     }
     // Then their outcomes are written.
-    ok = state_->wait_written(lock, std::chrono::seconds(10)) && ok;
-    lock.unlock();
-    ok = state_->drivers.wait_for(std::chrono::seconds(10)) && ok;
+    ok = co_await wait_idle(state, bound(), [](const detail::WorkerState& s) {
+             return s.active == 0 && s.writes_pending == 0 && !s.flushing;
+         }) && ok;
+    ok = co_await state->drivers.join_until(bound()) && ok;
     // 3. The housekeeping stops last, so leases stay renewed while the jobs wind down.
     if (chores) {
         chores.cancel(CancelReason::shutdown);
-        ok = chores.wait_for(std::chrono::seconds(10)) && ok;
+        ok = co_await chores.wait_until(bound()) && ok;
     }
-    return ok;
+    std::lock_guard lock(state->mutex);
+    state->stopped = true;
+    co_return ok;
+}
+
+bool Worker::stop(std::chrono::steady_clock::duration grace) {
+    request_stop();
+    {
+        std::lock_guard lock(state_->mutex);
+        if (!state_->started || state_->stopped) return true;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    auto stopping =
+        spawn(state_->executor, stop(deadline), SpawnOptions{.name = "stop worker " + id()});
+    // Bounded like the steps of the stop itself, so a loop that no longer runs (a worker
+    // destroyed after its loop was stopped) costs a wait, not a hang.
+    if (!stopping.wait_for(grace + std::chrono::seconds(40))) return false;
+    return stopping.get();
 }
 
 const std::string& Worker::id() const noexcept {

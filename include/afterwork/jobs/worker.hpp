@@ -48,6 +48,7 @@
 #include <vector>
 
 #include <afterwork/jobs/queue.hpp>
+#include <afterwork/runtime/service.hpp>
 #include <afterwork/runtime/task.hpp>
 
 namespace afterwork {
@@ -92,7 +93,7 @@ namespace detail {
 struct WorkerState;
 }  // namespace detail
 
-class Worker {
+class Worker : public Service {
 public:
     /// A worker for the definitions of `queue`, running on `executor` (its loop must run).
     /// @throws std::invalid_argument for a zero concurrency, lease or interval.
@@ -101,17 +102,21 @@ public:
     /// core); claims, heartbeats and outcome writes run on the first.
     /// @throws std::invalid_argument for no executor, or as above.
     Worker(Queue& queue, std::vector<Executor> executors, WorkerOptions options = {});
-    Worker(const Worker&) = delete;
-    Worker& operator=(const Worker&) = delete;
-    ~Worker();
+    ~Worker() override;
 
     /// Starts claiming. @throws std::logic_error when started twice or after `stop`.
     void start();
+    std::string_view service_name() const noexcept override;
     /// Stops claiming; running jobs go on. Returns at once.
-    void request_stop() noexcept;
-    /// Stops claiming, waits up to `grace` for running jobs, then cancels the rest and releases
-    /// them to the store, and waits for the housekeeping to end. True when everything ended
-    /// in time (false: some store write was still in flight after the bounded waits).
+    void request_stop() noexcept override;
+    /// From a task: stops claiming, lets running jobs finish until `deadline`, then cancels the
+    /// rest (their outcomes release them to the store) and waits for those writes and for the
+    /// housekeeping to end, each bounded (10 s) — so it may return a little after `deadline`.
+    /// True when everything ended in time.
+    /// @par Cancellation
+    /// Cancelling the caller ends the wait with operation_aborted; the stop goes on.
+    Task<bool> stop(std::chrono::steady_clock::time_point deadline) override;
+    /// The same from a plain thread (never the worker's loop), with `grace` for running jobs.
     bool stop(std::chrono::steady_clock::duration grace = std::chrono::seconds(10));
 
     const std::string& id() const noexcept;

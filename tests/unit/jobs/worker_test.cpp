@@ -15,6 +15,7 @@
 
 #include <afterwork/runtime/loop.hpp>
 #include <afterwork/runtime/sleep.hpp>
+#include <afterwork/runtime/task_handle.hpp>
 
 #include "support/eventually.hpp"
 #include "unit/jobs/queue_fixture.hpp"
@@ -385,6 +386,31 @@ TEST_P(Workers, GracefulStopReleasesUnfinishedJobs) {
     // Stopped: a new job stays queued.
     auto later = queue_->enqueue("quick", Sum{1, 1}).value().id;
     EXPECT_EQ(job(later).state, JobState::queued);
+}
+
+Task<bool> stop_service(Service& service, std::chrono::steady_clock::time_point deadline) {
+    co_return co_await service.stop(deadline);
+}
+
+// The same stop awaited from a task on another loop, through the Service interface every
+// stoppable part of an app shares; a second stop returns at once.
+TEST_P(Workers, AStopAwaitedFromATaskReleasesUnfinishedJobs) {
+    queue_->define("forever", wait_forever, {.max_attempts = 1});
+    auto& worker = start_worker();
+    auto id = queue_->enqueue("forever", nullptr).value().id;
+    ASSERT_TRUE(eventually([&] { return g_started.load() == 1; }));
+    Loop caller("caller");
+    caller.start();
+    Service& service = worker;
+    EXPECT_EQ(service.service_name(), worker.id());
+    auto stopped = spawn(caller.executor(),
+                         stop_service(service, std::chrono::steady_clock::now() + 20ms));
+    EXPECT_TRUE(stopped.get());
+    EXPECT_EQ(g_saw_cancel.load(), 1);
+    EXPECT_EQ(job(id).state, JobState::queued);
+    EXPECT_EQ(worker.stats().released, 1u);
+    EXPECT_TRUE(spawn(caller.executor(), stop_service(service, std::chrono::steady_clock::now()))
+                    .get());
 }
 
 TEST_P(Workers, AnInProcessEnqueueWakesAnIdleWorkerWithoutThePoll) {
