@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -104,10 +103,9 @@ struct detail::WorkerState : detail::WorkerLink, std::enable_shared_from_this<de
     std::size_t active = 0;  // handlers running (the concurrency limit counts these)
     bool started = false;
     bool stopping = false;
-    // Notified when `active` or `writes_pending` drops to 0 and when a flush ends: `stop`
-    // waits on it for the handlers, then for their outcomes.
-    std::condition_variable idle;
-    Event idle_event;  // the same news for a coroutine (`Worker::stop`)
+    // Set when `active` or `writes_pending` drops to 0 and when a flush ends: `stop` waits on
+    // it for the handlers, then for their outcomes.
+    Event idle_event;
     bool stopped = false;  // a stop has run to its end: later stops return at once
     std::size_t writes_pending = 0;  // outcome writes spawned and not yet done (not flushes)
     TaskHandle<void> claim_loop;
@@ -127,15 +125,9 @@ struct detail::WorkerState : detail::WorkerLink, std::enable_shared_from_this<de
 
     void wake() noexcept override { wake_claims.set(); }
 
-    // With the mutex held: the handlers or the outcome writes may all have ended.
-    void notify_idle() noexcept {
-        idle.notify_all();
-        idle_event.set();
-    }
-
     // With the mutex held: one outcome write has ended.
     void write_done() noexcept {
-        if (--writes_pending == 0) notify_idle();
+        if (--writes_pending == 0) idle_event.set();
     }
 
     void stop_run(Run& run, StopReason reason) {  // mutex held
@@ -288,7 +280,7 @@ Task<void> flush_completions(StatePtr state) {
             std::lock_guard lock(state->mutex);
             if (state->completions.empty()) {
                 state->flushing = false;
-                state->notify_idle();
+                state->idle_event.set();
                 co_return;
             }
             batch.swap(state->completions);
@@ -505,7 +497,7 @@ void end_run(const StatePtr& state, const std::shared_ptr<Run>& run, Outcome out
         }
         --state->active;
         state->stats.running = state->active;
-        if (state->active == 0) state->notify_idle();
+        if (state->active == 0) state->idle_event.set();
     }
     if (start_flush_after) start_flush(state);
     if (write_later) {
@@ -663,11 +655,11 @@ Task<void> claim_loop(StatePtr state) {
                 batch.swap(state->completions);
             }
             const auto completed_runs = runs_of(batch);
-            // Shielded: a claim that completes must reach start_runs, or its jobs would sit
-            // leased by nobody until the lease ends.
+            // A claim that completes must reach start_runs, or its jobs would sit leased by
+            // nobody until the lease ends: store_call's wait is not cut short by a stop.
             Task<Claimed> claim =
                 detail::store_call(*state->store, claim_jobs, state, free, std::move(batch));
-            auto [completed, claimed] = co_await shielded(std::move(claim));
+            auto [completed, claimed] = co_await std::move(claim);
             if (!completed_runs.empty()) {
                 std::lock_guard lock(state->mutex);
                 record_completions(*state, completed_runs, completed);

@@ -2,7 +2,6 @@
 #include <afterwork/schedule/scheduler.hpp>
 
 #include <algorithm>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <random>
@@ -125,11 +124,8 @@ struct detail::SchedulerState : std::enable_shared_from_this<detail::SchedulerSt
     // a stop). The state never owns an executor (no handle of the loop is kept), so it may
     // outlive the loop's io_context: the app lists its schedules after shutdown.
     Event wake_loop;
-    Event loop_done;  // set when the firing loop has ended
     bool started = false;
     bool stopping = false;
-    bool loop_running = false;
-    std::condition_variable loop_ended;
     TaskGroup instances;
 
     // Store writes are serialised and snapshot the entries when they are written, so a fire
@@ -324,15 +320,6 @@ void persist(const std::shared_ptr<detail::SchedulerState>& state, const std::ve
 
 Task<void> firing_loop(std::shared_ptr<detail::SchedulerState> state) {
     const Executor executor = co_await current_executor();
-    struct Detach {
-        detail::SchedulerState& state;
-        ~Detach() {
-            std::lock_guard lock(state.mutex);
-            state.loop_running = false;
-            state.loop_ended.notify_all();
-            state.loop_done.set();
-        }
-    } detach{*state};
     for (;;) {
         // Cleared before looking: a wake-up from now on ends the wait below at once.
         state->wake_loop.clear();
@@ -648,7 +635,6 @@ void Scheduler::start(const Executor& executor) {
         }
         if (state_->stopping) throw std::logic_error("scheduler " + state_->name + " was stopped");
         state_->started = true;
-        state_->loop_running = true;
     }
     // In a group rather than behind a kept handle: listed and cancellable while it runs, and
     // nothing holds the strand once it has ended (the state may outlive the io_context).
@@ -659,11 +645,8 @@ std::string_view Scheduler::service_name() const noexcept { return state_->name;
 
 Task<bool> Scheduler::stop(std::chrono::steady_clock::time_point deadline) {
     request_stop();
-    {
-        std::lock_guard lock(state_->mutex);
-        if (!state_->started) co_return true;
-    }
-    if (!co_await state_->loop_done.wait_until(deadline)) co_return false;
+    // The loop's group empties when the loop ends (never started: at once).
+    if (!co_await state_->loop.join_until(deadline)) co_return false;
     co_return co_await state_->instances.join_until(deadline);
 }
 
@@ -681,13 +664,7 @@ void Scheduler::request_stop() noexcept {
 
 bool Scheduler::wait_stopped(std::chrono::steady_clock::duration timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    {
-        std::unique_lock lock(state_->mutex);
-        if (!state_->started) return true;
-        if (!state_->loop_ended.wait_until(lock, deadline, [&] { return !state_->loop_running; })) {
-            return false;
-        }
-    }
+    if (!state_->loop.wait_for(timeout)) return false;
     return state_->instances.wait_for(deadline - std::chrono::steady_clock::now());
 }
 
