@@ -36,14 +36,14 @@ namespace {
 
 using namespace std::chrono_literals;
 using afterwork::JobContext;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 afterwork::Task<void> no_op() {
     co_return;
 }
 
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
+double seconds_since(SteadyClock::time_point start) {
+    return std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
 
 struct Setup {
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
         afterwork::Queue queue(setup.store);
         define_no_op(queue);
         const int count = std::min(jobs, 20'000);
-        const auto start = Clock::now();
+        const auto start = SteadyClock::now();
         for (int i = 0; i < count; ++i) queue.enqueue("noop", boost::json::value(i)).value();
         std::printf("enqueue_one_per_s=%.0f\n", count / seconds_since(start));
         remove_files(setup);
@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
     Setup setup = open_store(kind, "batch");
     afterwork::Queue queue(setup.store);
     define_no_op(queue);
-    const auto enqueue_start = Clock::now();
+    const auto enqueue_start = SteadyClock::now();
     std::vector<afterwork::EnqueueRequest> batch;
     for (int i = 0; i < jobs; i += 1000) {
         batch.clear();
@@ -126,10 +126,10 @@ int main(int argc, char** argv) {
         executors.push_back(loops.back()->executor());
     }
     afterwork::Worker worker(queue, executors, {.concurrency = concurrency});
-    const auto process_start = Clock::now();
+    const auto process_start = SteadyClock::now();
     worker.start();
     const auto deadline = process_start + 300s;
-    while (worker.stats().succeeded < static_cast<std::uint64_t>(jobs) && Clock::now() < deadline) {
+    while (worker.stats().succeeded < static_cast<std::uint64_t>(jobs) && SteadyClock::now() < deadline) {
         std::this_thread::sleep_for(1ms);
     }
     const double process_s = seconds_since(process_start);

@@ -44,7 +44,7 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 using afterwork::Task;
 using afterwork::TaskHandle;
 using afterwork::TaskState;
@@ -61,7 +61,7 @@ struct Samples {
     explicit Samples(const benchmark::State& state) {
         nanoseconds.reserve(static_cast<std::size_t>(state.max_iterations));
     }
-    void add(Clock::duration d) {
+    void add(SteadyClock::duration d) {
         nanoseconds.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
     }
     // Sets median_us and p99_us; quantiles are nearest-rank over this run's samples.
@@ -89,7 +89,7 @@ Task<void> spawn_and_wait_all(std::size_t n) {
     for (const auto& handle : handles) co_await handle.wait();
 }
 
-void report_rate(benchmark::State& state, std::size_t per_iteration, Clock::duration elapsed) {
+void report_rate(benchmark::State& state, std::size_t per_iteration, SteadyClock::duration elapsed) {
     const auto tasks = static_cast<double>(state.iterations()) * static_cast<double>(per_iteration);
     state.SetItemsProcessed(static_cast<std::int64_t>(tasks));
     state.counters["tasks_per_s"] = tasks / std::chrono::duration<double>(elapsed).count();
@@ -99,14 +99,14 @@ void report_rate(benchmark::State& state, std::size_t per_iteration, Clock::dura
 void spawn_complete_handles(benchmark::State& state) {
     const auto n = static_cast<std::size_t>(state.range(0));
     asio::io_context context(1);
-    Clock::duration elapsed{};
+    SteadyClock::duration elapsed{};
     for (auto _ : state) {
-        const auto start = Clock::now();
+        const auto start = SteadyClock::now();
         TaskHandle<void> driver = afterwork::spawn(context.get_executor(), spawn_and_wait_all(n));
         context.run();
         context.restart();
         driver.get();
-        elapsed += Clock::now() - start;
+        elapsed += SteadyClock::now() - start;
     }
     report_rate(state, n, elapsed);
 }
@@ -116,11 +116,11 @@ void spawn_complete_loop(benchmark::State& state) {
     const auto n = static_cast<std::size_t>(state.range(0));
     afterwork::Loop loop("bench");
     loop.start();
-    Clock::duration elapsed{};
+    SteadyClock::duration elapsed{};
     for (auto _ : state) {
-        const auto start = Clock::now();
+        const auto start = SteadyClock::now();
         afterwork::run_on(loop, spawn_and_wait_all(n)).get();
-        elapsed += Clock::now() - start;
+        elapsed += SteadyClock::now() - start;
     }
     loop.stop();
     loop.join();
@@ -132,13 +132,13 @@ void spawn_complete_task_group(benchmark::State& state) {
     const auto n = static_cast<std::size_t>(state.range(0));
     asio::io_context context(1);
     afterwork::TaskGroup group("bench");
-    Clock::duration elapsed{};
+    SteadyClock::duration elapsed{};
     for (auto _ : state) {
-        const auto start = Clock::now();
+        const auto start = SteadyClock::now();
         for (std::size_t i = 0; i < n; ++i) group.spawn(context.get_executor(), noop());
         context.run();
         context.restart();
-        elapsed += Clock::now() - start;
+        elapsed += SteadyClock::now() - start;
         if (group.size() != 0) {
             state.SkipWithError("task group not empty after the loop ran out of work");
             break;
@@ -153,15 +153,15 @@ void spawn_complete_bare_co_spawn(benchmark::State& state) {
     const auto n = static_cast<std::size_t>(state.range(0));
     asio::io_context context(1);
     std::size_t ended = 0;
-    Clock::duration elapsed{};
+    SteadyClock::duration elapsed{};
     for (auto _ : state) {
-        const auto start = Clock::now();
+        const auto start = SteadyClock::now();
         for (std::size_t i = 0; i < n; ++i) {
             asio::co_spawn(context, asio_noop(), [&ended](const std::exception_ptr&) { ++ended; });
         }
         context.run();
         context.restart();
-        elapsed += Clock::now() - start;
+        elapsed += SteadyClock::now() - start;
     }
     if (ended != n * static_cast<std::size_t>(state.iterations())) {
         state.SkipWithError("not every co_spawn completed");
@@ -176,9 +176,9 @@ Task<void> to_thread_rounds(benchmark::State& state,
                             Samples& samples) {
     auto zero = [] { return 0; };  // named: no lambda temporaries in co_await (g++ 12)
     for (auto _ : state) {
-        const auto start = Clock::now();
+        const auto start = SteadyClock::now();
         int value = co_await afterwork::to_thread(pool, zero);
-        samples.add(Clock::now() - start);
+        samples.add(SteadyClock::now() - start);
         benchmark::DoNotOptimize(value);
     }
 }
@@ -204,9 +204,9 @@ void run_on_from_thread(benchmark::State& state) {
     loop.start();
     Samples samples(state);
     for (auto _ : state) {
-        const auto start = Clock::now();
+        const auto start = SteadyClock::now();
         afterwork::run_on(loop, noop()).get();
-        samples.add(Clock::now() - start);
+        samples.add(SteadyClock::now() - start);
     }
     loop.stop();
     loop.join();
@@ -215,10 +215,10 @@ void run_on_from_thread(benchmark::State& state) {
 
 Task<void> run_on_rounds(benchmark::State& state, afterwork::Loop& target, Samples& samples) {
     for (auto _ : state) {
-        const auto start = Clock::now();
+        const auto start = SteadyClock::now();
         TaskHandle<void> handle = afterwork::run_on(target, noop());
         co_await handle.wait();
-        samples.add(Clock::now() - start);
+        samples.add(SteadyClock::now() - start);
     }
 }
 

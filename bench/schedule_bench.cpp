@@ -24,7 +24,7 @@ namespace {
 
 using afterwork::CronExpression;
 using afterwork::TimeZone;
-using Clock = std::chrono::system_clock;
+using WallClock = std::chrono::system_clock;
 
 const std::vector<std::string> kExpressions = {
     "0 9 * * *",             // daily digest
@@ -52,8 +52,8 @@ std::vector<CronExpression> parsed() {
 }
 
 // Start instants spread over 2026-2030, a fixed pseudo-random sequence.
-std::vector<Clock::time_point> starts() {
-    std::vector<Clock::time_point> out;
+std::vector<WallClock::time_point> starts() {
+    std::vector<WallClock::time_point> out;
     std::uint64_t x = 88172645463325252ULL;
     const std::int64_t begin = 1767225600;  // 2026-01-01T00:00:00Z
     const std::int64_t span = 5 * 365 * 86400;
@@ -121,7 +121,7 @@ BENCHMARK(BM_Parse);
 void BM_IntervalNext(benchmark::State& state) {
     using namespace std::chrono_literals;
     const afterwork::IntervalTrigger trigger(5min,
-                                             Clock::time_point(std::chrono::seconds(1767225600)));
+                                             WallClock::time_point(std::chrono::seconds(1767225600)));
     const auto from = starts();
     std::size_t i = 0;
     for (auto _ : state) {

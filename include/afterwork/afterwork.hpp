@@ -33,6 +33,7 @@
 #include <afterwork/observe/task_status.hpp>
 #include <afterwork/runtime/blocking_pool.hpp>
 #include <afterwork/runtime/cancellation.hpp>
+#include <afterwork/runtime/clock.hpp>
 #include <afterwork/runtime/event.hpp>
 #include <afterwork/runtime/loop.hpp>
 #include <afterwork/runtime/offload.hpp>
@@ -43,10 +44,10 @@
 #include <afterwork/runtime/task_handle.hpp>
 #include <afterwork/runtime/use_task.hpp>
 #include <afterwork/schedule/cron_expression.hpp>
+#include <afterwork/schedule/periodic.hpp>
 #include <afterwork/schedule/schedule_error.hpp>
 #include <afterwork/schedule/schedule_store.hpp>
 #include <afterwork/schedule/scheduler.hpp>
-#include <afterwork/schedule/scheduler_clock.hpp>
 #include <afterwork/schedule/time_zone.hpp>
 #include <afterwork/schedule/trigger.hpp>
 #include <afterwork/testing/test_client.hpp>

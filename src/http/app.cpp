@@ -16,7 +16,7 @@
 
 namespace afterwork {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace detail {
 
@@ -186,7 +186,7 @@ int App::run(const ServeOptions& options) {
 bool App::wait_background_idle(std::chrono::milliseconds timeout) {
     auto& core = *core_;
     std::unique_lock lock(core.mutex);
-    return core.wait_for_change(lock, Clock::now() + timeout,
+    return core.wait_for_change(lock, SteadyClock::now() + timeout,
                                 [&] { return core.background.pending.load() == 0; });
 }
 

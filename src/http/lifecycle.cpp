@@ -21,7 +21,7 @@
 namespace afterwork {
 
 namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace detail {
 
@@ -96,13 +96,17 @@ void AppCore::start_recurring() {
         std::lock_guard lock(scheduler_mutex);
         scheduler_locked().start(loops.front()->executor());
     }
+    // The scheduler's clock (a test's manual clock) is theirs too, unless they chose one.
+    std::shared_ptr<Clock> clock = scheduler_options ? scheduler_options->clock : nullptr;
     for (std::size_t i = 0; i < recurring_specs.size(); ++i) {
         auto& spec = recurring_specs[i];
         // Spread them over the loops; each stays on its loop.
         const auto& executor = loops[i % loops.size()]->executor();
         if (spec.supervised) {
+            if (!spec.supervisor.clock) spec.supervisor.clock = clock;
             supervisors.emplace_back(executor, spec.name, spec.function, spec.supervisor);
         } else {
+            if (!spec.periodic.clock) spec.periodic.clock = clock;
             periodic_tasks.emplace_back(executor, spec.name, spec.interval, spec.function,
                                         spec.periodic);
         }
@@ -118,18 +122,18 @@ void AppCore::stop_recurring() {
     if (schedules) schedules->request_stop();
     for (auto& task : periodic_tasks) task.request_stop();
     for (auto& supervisor : supervisors) supervisor.request_stop();
-    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    const auto deadline = SteadyClock::now() + std::chrono::seconds(5);
     for (auto& task : periodic_tasks) {
-        if (!task.wait_stopped(deadline - Clock::now())) {
-            spdlog::warn("periodic task {} did not stop in time", task.status().name);
+        if (!task.wait_stopped(deadline - SteadyClock::now())) {
+            spdlog::warn("periodic task {} did not stop in time", task.service_name());
         }
     }
     for (auto& supervisor : supervisors) {
-        if (!supervisor.wait_stopped(deadline - Clock::now())) {
-            spdlog::warn("supervised task {} did not stop in time", supervisor.status().name);
+        if (!supervisor.wait_stopped(deadline - SteadyClock::now())) {
+            spdlog::warn("supervised task {} did not stop in time", supervisor.service_name());
         }
     }
-    if (schedules && !schedules->wait_stopped(deadline - Clock::now())) {
+    if (schedules && !schedules->wait_stopped(deadline - SteadyClock::now())) {
         spdlog::warn("schedules did not stop in time");
     }
 }
@@ -144,9 +148,9 @@ void AppCore::start_jobs_worker() {
     jobs_worker->start();
 }
 
-void AppCore::stop_jobs_worker(Clock::time_point deadline) {
+void AppCore::stop_jobs_worker(SteadyClock::time_point deadline) {
     if (!jobs_worker) return;
-    const auto grace = std::max(Clock::duration::zero(), deadline - Clock::now());
+    const auto grace = std::max(SteadyClock::duration::zero(), deadline - SteadyClock::now());
     if (!jobs_worker->stop(grace)) {
         spdlog::warn("job worker {} did not stop in time", jobs_worker->id());
     }
@@ -184,7 +188,7 @@ void AppCore::stop_ladder() {
         if (phase != Phase::serving) return;
         phase = Phase::stopping;
     }
-    const auto started = Clock::now();
+    const auto started = SteadyClock::now();
     const auto deadline = started + options.drain_timeout;
     spdlog::info("shutting down: finishing requests and background tasks (drain timeout {} ms)",
                  options.drain_timeout.count());
@@ -199,7 +203,7 @@ void AppCore::stop_ladder() {
             spdlog::warn("closing {} connection(s) still busy after the drain timeout",
                          server->connections());
             server->cancel_connections();
-            wait_until(Clock::now() + std::chrono::seconds(5),
+            wait_until(SteadyClock::now() + std::chrono::seconds(5),
                        [&] { return server->connections() == 0; });
         }
     }
@@ -222,7 +226,7 @@ void AppCore::stop_ladder() {
             std::lock_guard lock(mutex);
             hurry = false;  // the cancellations deserve their short wait even after a 2nd signal
         }
-        wait_until(Clock::now() + std::chrono::seconds(5), no_pending);
+        wait_until(SteadyClock::now() + std::chrono::seconds(5), no_pending);
     }
 
     if (cancel_signals) cancel_signals();
@@ -250,7 +254,7 @@ void AppCore::stop_ladder() {
     state.thaw();
     release_runtime();
     spdlog::info("shutdown complete in {} ms",
-                 std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)
+                 std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started)
                      .count());
     std::lock_guard lock(mutex);
     phase = Phase::stopped;

@@ -61,12 +61,13 @@ Task<void> progress_writer(std::shared_ptr<ProgressChannel> channel) {
         }
     } done{*channel};
     for (;;) {
-        std::chrono::steady_clock::duration wait{};
+        Clock& clock = *channel->sink_->clock;
+        SteadyTime due;
         {
             std::lock_guard lock(channel->mutex_);
-            wait = channel->last_write_ + channel->sink_->interval - std::chrono::steady_clock::now();
+            due = channel->last_write_ + channel->sink_->interval;
         }
-        if (wait > std::chrono::steady_clock::duration::zero()) co_await sleep_for(wait);
+        if (due > clock.steady_now()) co_await sleep_until(clock, due);
         std::optional<ProgressValue> value;
         {
             std::lock_guard lock(channel->mutex_);
@@ -78,7 +79,7 @@ Task<void> progress_writer(std::shared_ptr<ProgressChannel> channel) {
             }
             value = std::move(channel->pending_);
             channel->pending_.reset();
-            channel->last_write_ = std::chrono::steady_clock::now();
+            channel->last_write_ = channel->sink_->clock->steady_now();
         }
         // Shielded: a write must not be left running behind `close`, or it could land after
         // the final value and overwrite it.

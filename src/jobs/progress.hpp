@@ -15,6 +15,7 @@
 #include <utility>
 
 #include <afterwork/jobs/store.hpp>
+#include <afterwork/runtime/clock.hpp>
 #include <afterwork/runtime/task.hpp>
 #include <afterwork/runtime/task_handle.hpp>
 
@@ -31,6 +32,7 @@ struct ProgressSink {
     std::string worker_id;
     Executor executor;
     std::chrono::milliseconds interval;
+    std::shared_ptr<Clock> clock;  ///< the queue's: what `interval` is measured on
 };
 
 class ProgressChannel : public std::enable_shared_from_this<ProgressChannel> {
@@ -59,7 +61,7 @@ private:
     bool writing_ = false;
     bool closed_ = false;
     TaskHandle<void> writer_;
-    std::chrono::steady_clock::time_point last_write_{};
+    SteadyTime last_write_{};
 };
 
 }  // namespace afterwork::detail

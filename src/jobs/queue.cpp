@@ -126,8 +126,7 @@ Queue::Queue(std::shared_ptr<Store> store, QueueOptions options)
     : state_(std::make_shared<detail::QueueState>()) {
     if (!store) throw std::invalid_argument("afterwork::Queue needs a store");
     state_->store = std::move(store);
-    state_->clock = options.clock ? std::move(options.clock)
-                                  : [] { return std::chrono::system_clock::now(); };
+    state_->clock = options.clock ? std::move(options.clock) : system_clock();
 }
 
 Queue::~Queue() = default;
@@ -298,6 +297,7 @@ JobsResult<JobPage> Queue::list(const JobFilter& filter, const PageRequest& page
 }
 JobsResult<std::vector<QueueCounts>> Queue::counts() const { return state_->store->counts(); }
 TimePoint Queue::now() const { return state_->now(); }
+Clock& Queue::clock() const noexcept { return *state_->clock; }
 const std::shared_ptr<Store>& Queue::store() const noexcept { return state_->store; }
 
 }  // namespace afterwork

@@ -29,13 +29,13 @@ public:
 
 struct QueueState {
     std::shared_ptr<Store> store;
-    std::function<TimePoint()> clock;
+    std::shared_ptr<Clock> clock;
 
     mutable std::mutex mutex;  // definitions, workers
     std::map<std::string, std::shared_ptr<const detail::JobDefinition>, std::less<>> definitions;
     std::vector<std::weak_ptr<detail::WorkerLink>> workers;
 
-    TimePoint now() const { return clock(); }
+    TimePoint now() const { return clock->now(); }
     std::shared_ptr<const detail::JobDefinition> find(std::string_view name) const {
         std::lock_guard lock(mutex);
         auto found = definitions.find(name);

@@ -31,7 +31,6 @@ namespace afterwork {
 
 namespace asio = boost::asio;
 using std::chrono::milliseconds;
-using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -516,7 +515,8 @@ Task<void> run_handler(StatePtr state, std::shared_ptr<Run> run) {
         std::shared_ptr<JobContext> context(run, &*run->context);
         Task<std::optional<std::string>> attempt =
             definition.options.timeout
-                ? with_timeout(definition.start(std::move(context)), *definition.options.timeout)
+                ? with_timeout(definition.start(std::move(context)), *definition.options.timeout,
+                               *state->queue->clock)
                 : definition.start(std::move(context));
         outcome.result = co_await std::move(attempt);
     } catch (...) {
@@ -686,7 +686,7 @@ Task<void> claim_loop(StatePtr state) {
             std::lock_guard lock(state->mutex);
             if (state->stopping) co_return;
         }
-        co_await state->wake_claims.wait_for(wait);
+        co_await state->wake_claims.wait_for(*state->queue->clock, wait);
     }
 }
 
@@ -722,14 +722,15 @@ void purge(StatePtr state) {
 // Heartbeats, lease expiry and purge, on the strand, apart from the handlers.
 Task<void> housekeeping(StatePtr state) {
     const auto& options = state->options;
-    auto next_heartbeat = SteadyClock::now() + options.heartbeat_interval;
-    auto next_requeue = SteadyClock::now();
-    auto next_purge = SteadyClock::now() + options.purge_interval;
+    Clock& clock = *state->queue->clock;
+    auto next_heartbeat = clock.steady_now() + options.heartbeat_interval;
+    auto next_requeue = clock.steady_now();
+    auto next_purge = clock.steady_now() + options.purge_interval;
     for (;;) {
         const auto wake_at = std::min({next_heartbeat, next_requeue, next_purge});
-        if (wake_at > SteadyClock::now()) co_await sleep_for(wake_at - SteadyClock::now());
-        if (SteadyClock::now() >= next_heartbeat) {
-            next_heartbeat = SteadyClock::now() + options.heartbeat_interval;
+        if (wake_at > clock.steady_now()) co_await sleep_until(clock, wake_at);
+        if (clock.steady_now() >= next_heartbeat) {
+            next_heartbeat = clock.steady_now() + options.heartbeat_interval;
             std::vector<JobId> ids;
             {
                 std::lock_guard lock(state->mutex);
@@ -759,8 +760,8 @@ Task<void> housekeeping(StatePtr state) {
                 }
             }
         }
-        if (SteadyClock::now() >= next_requeue) {
-            next_requeue = SteadyClock::now() + options.requeue_interval;
+        if (clock.steady_now() >= next_requeue) {
+            next_requeue = clock.steady_now() + options.requeue_interval;
             auto expired = co_await detail::store_call(*state->store, requeue, state);
             if (expired && !expired->requeued.empty()) {
                 {
@@ -770,8 +771,8 @@ Task<void> housekeeping(StatePtr state) {
                 state->queue->wake_workers();
             }
         }
-        if (SteadyClock::now() >= next_purge) {
-            next_purge = SteadyClock::now() + options.purge_interval;
+        if (clock.steady_now() >= next_purge) {
+            next_purge = clock.steady_now() + options.purge_interval;
             co_await detail::store_call(*state->store, purge, state);
         }
     }
@@ -802,7 +803,8 @@ Worker::Worker(Queue& queue, std::vector<Executor> executors, WorkerOptions opti
     state_->executors = std::move(executors);
     state_->options = std::move(options);
     state_->progress_sink = std::make_shared<detail::ProgressSink>(detail::ProgressSink{
-        state_->store, state_->options.id, state_->executor, state_->options.progress_interval});
+        state_->store, state_->options.id, state_->executor, state_->options.progress_interval,
+        queue.state_->clock});
 }
 
 Worker::~Worker() {

@@ -34,15 +34,15 @@ Task<Response> list_tasks(Request& request) {
     boost::json::array list;
     for (const auto& status : request.app().recurring_status()) {
         boost::json::object item{{"name", status.name},
-                                 {"kind", status.kind},
-                                 {"state", status.state},
+                                 {"kind", to_string(status.kind)},
+                                 {"state", to_string(status.state)},
                                  {"runs", status.runs},
                                  {"failures", status.failures},
                                  {"skipped", status.skipped},
                                  {"restarts", status.restarts},
                                  {"last_run", optional_time(status.last_run)},
                                  {"next_run", optional_time(status.next_run)}};
-        if (status.kind == "periodic") {
+        if (status.kind == RecurringKind::periodic) {
             item["interval_seconds"] = static_cast<double>(status.interval.count()) / 1000;
         }
         item["last_error"] = status.last_error ? boost::json::value(*status.last_error)

@@ -3,11 +3,11 @@
 
 namespace afterwork::detail {
 
-Task<bool> race_deadline(TaskCore& task, std::chrono::steady_clock::time_point deadline) {
+Task<bool> race_deadline(TaskCore& task, TimerQueue* timers, SteadyTime deadline) {
     bool on_time = true;
     std::exception_ptr cancelled;
     try {
-        on_time = co_await task.until_done_before(deadline, true) != Waiter::Outcome::timed_out;
+        on_time = co_await task.until_done_before(timers, deadline, true) != Waiter::Outcome::timed_out;
     } catch (...) {
         cancelled = std::current_exception();  // the caller was cancelled
     }

@@ -421,7 +421,9 @@ Waiter TaskCore::until_done(bool cancellable) noexcept {
     return Waiter(waiters_, &TaskCore::is_done, this, cancellable);
 }
 
-Waiter TaskCore::until_done_before(SteadyTime deadline, bool cancellable) noexcept {
+Waiter TaskCore::until_done_before(TimerQueue* timers, SteadyTime deadline,
+                                   bool cancellable) noexcept {
+    if (timers) return Waiter(waiters_, &TaskCore::is_done, this, cancellable, *timers, deadline);
     return Waiter(&waiters_, &TaskCore::is_done, this, cancellable, deadline);
 }
 

@@ -86,8 +86,9 @@ bool Waiter::suspend(TaskCore& task, std::coroutine_handle<> handle) {
     if (cancellable_) set_suspension(task, this);
     if (timers_) {
         TimerNode::fire = &Waiter::on_deadline;
-        // A deadline in the past fires at the timer queue's next turn, never here: the
-        // coroutine is not suspended until this function returns.
+        // A deadline in the past fires at the timer queue's next turn (the system timers) or
+        // here (a manual clock); either way the resumption is posted to the task's loop, which
+        // runs it only after this function returned.
         timers_->add(*this);
     }
     return true;

@@ -111,7 +111,7 @@ milliseconds default_grace(const Trigger& trigger, TimePoint now) {
 
 struct detail::SchedulerState : std::enable_shared_from_this<detail::SchedulerState> {
     std::string name;
-    std::shared_ptr<SchedulerClock> clock;
+    std::shared_ptr<Clock> clock;
     std::shared_ptr<ScheduleStore> store;
     std::uint64_t clock_token = 0;
 
@@ -372,15 +372,15 @@ Task<void> firing_loop(std::shared_ptr<detail::SchedulerState> state) {
                                    std::move(instance_name));
         }
 
-        std::optional<std::chrono::steady_clock::duration> wait;
+        std::optional<SteadyTime::duration> wait;
         {
             std::lock_guard lock(state->mutex);
             if (state->stopping) break;
-            if (!state->due.empty()) wait = state->clock->sleep_hint(state->due.begin()->due);
+            if (!state->due.empty()) wait = state->clock->until(state->due.begin()->due);
         }
-        if (wait && *wait <= std::chrono::steady_clock::duration::zero()) continue;
+        if (wait && *wait <= SteadyTime::duration::zero()) continue;
         if (wait) {
-            co_await state->wake_loop.wait_for(*wait);
+            co_await state->wake_loop.wait_for(*state->clock, *wait);
         } else {
             co_await state->wake_loop.wait();
         }
@@ -400,7 +400,7 @@ ScheduleError unknown_schedule(std::string_view id) {
 
 Scheduler::Scheduler(SchedulerOptions options)
     : state_(std::make_shared<detail::SchedulerState>(std::move(options.name))) {
-    state_->clock = options.clock ? std::move(options.clock) : system_scheduler_clock();
+    state_->clock = options.clock ? std::move(options.clock) : system_clock();
     state_->store = std::move(options.store);
     state_->clock_token = state_->clock->subscribe([weak = std::weak_ptr<detail::SchedulerState>(state_)] {
         if (auto state = weak.lock()) state->wake();
@@ -439,7 +439,7 @@ ScheduleResult<void> Scheduler::insert(std::string name,
     }
 
     const TimePoint now = state_->clock->now();
-    auto next = trigger.next_after(now);
+    auto next = options.first_run ? options.first_run : trigger.next_after(now);
     bool paused = options.paused;
     std::optional<TimePoint> last_run;
     if (stored) {

@@ -37,7 +37,7 @@ namespace afterwork {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 using testing::http_request;
 using testing::Process;
 
@@ -64,7 +64,7 @@ bool has_line(const std::filesystem::path& path, std::string_view line) {
 // Polls `path` until it holds `line` or the deadline passes.
 bool wait_for_line_in(const std::filesystem::path& path,
                       std::string_view line,
-                      Clock::duration timeout = 20s) {
+                      SteadyClock::duration timeout = 20s) {
     return testing::eventually([&] { return has_line(path, line); }, timeout, 10ms);
 }
 

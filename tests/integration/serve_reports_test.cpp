@@ -50,7 +50,7 @@ namespace afterwork {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 using testing::http_request;
 using testing::Process;
 using testing::RawResponse;
@@ -94,7 +94,7 @@ std::string str(const boost::json::value& v) {
     return v.is_string() ? std::string(v.get_string()) : boost::json::serialize(v);
 }
 
-bool eventually(const std::function<bool()>& condition, Clock::duration timeout = kPollTimeout) {
+bool eventually(const std::function<bool()>& condition, SteadyClock::duration timeout = kPollTimeout) {
     return testing::eventually(condition, timeout, kPollEvery);
 }
 
@@ -128,8 +128,8 @@ public:
     bool is_open() const { return fd_ >= 0; }
 
     // What the writer wrote, once it has closed; nullopt if it is still open at the deadline.
-    std::optional<std::string> drain(Clock::duration timeout = kPollTimeout) {
-        const auto deadline = Clock::now() + timeout;
+    std::optional<std::string> drain(SteadyClock::duration timeout = kPollTimeout) {
+        const auto deadline = SteadyClock::now() + timeout;
         std::string text;
         for (;;) {
             char buffer[4096];
@@ -140,7 +140,7 @@ public:
             }
             if (n == 0) return text;  // the writer closed
             if (errno != EAGAIN && errno != EINTR) return std::nullopt;
-            if (Clock::now() >= deadline) return std::nullopt;
+            if (SteadyClock::now() >= deadline) return std::nullopt;
             pollfd p{fd_, POLLIN, 0};
             ::poll(&p, 1, 50);
         }
@@ -503,15 +503,15 @@ TEST_F(ServeReports, FinishedJobsStayVisibleForTheirTimeToLiveThenAnswer404) {
     ASSERT_NO_FATAL_FAILURE(start("1"));
     auto long_job = start_job("3600");
     ASSERT_FALSE(long_job.empty());
-    const auto long_started = Clock::now();
+    const auto long_started = SteadyClock::now();
 
     // When the job was last seen running: it finished after that.
-    auto last_running = Clock::now();
+    auto last_running = SteadyClock::now();
     auto id = start_job("0.05");
     ASSERT_FALSE(id.empty());
     std::string status = "running";
     ASSERT_TRUE(eventually([&] {
-        const auto asked = Clock::now();
+        const auto asked = SteadyClock::now();
         status = status_of(id);
         if (status == "running") last_running = asked;
         return status != "running";
@@ -521,14 +521,14 @@ TEST_F(ServeReports, FinishedJobsStayVisibleForTheirTimeToLiveThenAnswer404) {
 
     auto cancelled = start_job("3600");
     ASSERT_FALSE(cancelled.empty());
-    const auto cancel_asked = Clock::now();
+    const auto cancel_asked = SteadyClock::now();
     ASSERT_EQ(str(json_of(del("/reports/" + cancelled)).at("status")), "cancelled");
 
     // Gone once the time to live has passed, never before; a job never seen in another state.
-    Clock::time_point gone_at;
+    SteadyClock::time_point gone_at;
     ASSERT_TRUE(eventually([&] {
         auto now_status = status_of(id);
-        gone_at = Clock::now();
+        gone_at = SteadyClock::now();
         EXPECT_TRUE(now_status == "complete" || now_status == "404") << now_status;
         return now_status == "404";
     })) << "the completed job never expired";
@@ -538,7 +538,7 @@ TEST_F(ServeReports, FinishedJobsStayVisibleForTheirTimeToLiveThenAnswer404) {
     // A cancelled job expires the same way.
     ASSERT_TRUE(eventually([&] {
         auto now_status = status_of(cancelled);
-        gone_at = Clock::now();
+        gone_at = SteadyClock::now();
         EXPECT_TRUE(now_status == "cancelled" || now_status == "404") << now_status;
         return now_status == "404";
     })) << "the cancelled job never expired";
@@ -546,7 +546,7 @@ TEST_F(ServeReports, FinishedJobsStayVisibleForTheirTimeToLiveThenAnswer404) {
     EXPECT_EQ(del("/reports/" + cancelled).status, 404);
 
     // A job that has not finished does not expire, however long ago it started.
-    ASSERT_GE(Clock::now() - long_started, kTtl);
+    ASSERT_GE(SteadyClock::now() - long_started, kTtl);
     EXPECT_EQ(status_of(long_job), "running");
     EXPECT_EQ(str(json_of(del("/reports/" + long_job)).at("status")), "cancelled");
 }

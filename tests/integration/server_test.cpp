@@ -24,7 +24,7 @@ namespace afterwork {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 using testing::format_request;
 using testing::http_request;
 using testing::SocketClient;
@@ -55,10 +55,10 @@ ServeOptions test_options() {
     return options;
 }
 
-bool wait_until(const std::function<bool()>& done, Clock::duration timeout = 10s) {
-    const auto deadline = Clock::now() + timeout;
+bool wait_until(const std::function<bool()>& done, SteadyClock::duration timeout = 10s) {
+    const auto deadline = SteadyClock::now() + timeout;
     while (!done()) {
-        if (Clock::now() >= deadline) return false;
+        if (SteadyClock::now() >= deadline) return false;
         std::this_thread::sleep_for(5ms);
     }
     return true;
@@ -66,8 +66,8 @@ bool wait_until(const std::function<bool()>& done, Clock::duration timeout = 10s
 
 // Polls the release flag; bounded so a broken test cannot hang a loop forever.
 Task<void> wait_for_release(Probe* probe) {
-    const auto deadline = Clock::now() + 30s;
-    while (!probe->release.load() && Clock::now() < deadline) co_await sleep_for(5ms);
+    const auto deadline = SteadyClock::now() + 30s;
+    while (!probe->release.load() && SteadyClock::now() < deadline) co_await sleep_for(5ms);
 }
 
 // As wait_for_release, and records a cancellation (operation_aborted) before passing it on.
@@ -466,8 +466,8 @@ TEST(ServerLimits, HeaderTimeoutBoundsAClientTricklingHeaders) {
     SocketClient client(app.port());
     ASSERT_TRUE(client.send("GET /healthz HTTP/1.1\r\n"));
     bool closed = false;
-    const auto deadline = Clock::now() + 20s;
-    for (int i = 0; !closed && Clock::now() < deadline; ++i) {
+    const auto deadline = SteadyClock::now() + 20s;
+    for (int i = 0; !closed && SteadyClock::now() < deadline; ++i) {
         // Waiting for the close is also the pause between two lines.
         closed = client.read_until_closed(50ms).has_value();
         if (!closed && !client.send("X-Trickle-" + std::to_string(i) + ": y\r\n")) closed = true;

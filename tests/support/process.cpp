@@ -24,7 +24,7 @@ namespace afterwork::testing {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 constexpr auto kPollInterval = std::chrono::milliseconds(5);
 
 std::string read_file(const std::filesystem::path& path) {
@@ -162,7 +162,7 @@ std::string Process::diagnostics() const {
 
 std::optional<std::string> Process::wait_for_line(
     const std::function<bool(std::string_view)>& match, std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = SteadyClock::now() + timeout;
     for (;;) {
         // Exit checked first: the output of a child that has ended is complete.
         const bool ended = !running();
@@ -174,7 +174,7 @@ std::optional<std::string> Process::wait_for_line(
             if (match(line)) return std::string(line);
             rest.remove_prefix(end + 1);
         }
-        if (ended || Clock::now() >= deadline) return std::nullopt;
+        if (ended || SteadyClock::now() >= deadline) return std::nullopt;
         std::this_thread::sleep_for(kPollInterval);
     }
 }
@@ -204,9 +204,9 @@ bool Process::try_reap(bool block) noexcept {
 }
 
 std::optional<ExitStatus> Process::wait_exit(std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = SteadyClock::now() + timeout;
     while (!try_reap(false)) {
-        if (Clock::now() >= deadline) return std::nullopt;
+        if (SteadyClock::now() >= deadline) return std::nullopt;
         std::this_thread::sleep_for(kPollInterval);
     }
     return status_;

@@ -21,7 +21,7 @@ namespace afterwork::testing {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace errc = boost::system::errc;
 
@@ -59,13 +59,13 @@ bool has_token(std::string_view value, std::string_view token) {
 }
 
 // Milliseconds left before `deadline`, rounded up so a poll never ends just before it.
-int remaining_ms(Clock::time_point deadline) {
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+int remaining_ms(SteadyClock::time_point deadline) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
     return static_cast<int>(std::clamp<long long>(left, 0, 60'000));
 }
 
 // Waits until `fd` reports `events` or the deadline passes.
-boost::system::error_code wait_ready(int fd, short events, Clock::time_point deadline) {
+boost::system::error_code wait_ready(int fd, short events, SteadyClock::time_point deadline) {
     for (;;) {
         int left = remaining_ms(deadline);
         if (left == 0) return kTimedOut;
@@ -103,7 +103,7 @@ boost::json::value RawResponse::json() const {
 }
 
 SocketResult<SocketClient> SocketClient::connect(std::uint16_t port, ConnectOptions options) {
-    const auto deadline = Clock::now() + options.timeout;
+    const auto deadline = SteadyClock::now() + options.timeout;
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return errno_code(errno);
     SocketClient client(fd);  // closes `fd` on every early return
@@ -156,7 +156,7 @@ SocketClient::~SocketClient() { close(); }
 
 SocketResult<void> SocketClient::send(std::string_view bytes, std::chrono::milliseconds timeout) {
     if (fd_ < 0) return errno_code(EBADF);
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = SteadyClock::now() + timeout;
     while (!bytes.empty()) {
         ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
         if (n > 0) {
@@ -174,7 +174,7 @@ SocketResult<void> SocketClient::send(std::string_view bytes, std::chrono::milli
     return {};
 }
 
-boost::system::error_code SocketClient::fill(Clock::time_point deadline) {
+boost::system::error_code SocketClient::fill(SteadyClock::time_point deadline) {
     if (fd_ < 0) return errno_code(EBADF);
     char chunk[64 * 1024];
     for (;;) {
@@ -194,7 +194,7 @@ boost::system::error_code SocketClient::fill(Clock::time_point deadline) {
 
 SocketResult<void> SocketClient::receive_until(const std::function<bool(std::string_view)>& done,
                                                std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = SteadyClock::now() + timeout;
     while (!done(buffer_)) {
         if (auto ec = fill(deadline)) return ec;
     }
@@ -202,7 +202,7 @@ SocketResult<void> SocketClient::receive_until(const std::function<bool(std::str
 }
 
 SocketResult<RawResponse> SocketClient::read_response(ReadOptions options) {
-    const auto deadline = Clock::now() + options.timeout;
+    const auto deadline = SteadyClock::now() + options.timeout;
     constexpr std::size_t kMaxHead = 1024 * 1024;
     std::size_t head_end;
     while ((head_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
@@ -307,7 +307,7 @@ SocketResult<RawResponse> SocketClient::read_response(ReadOptions options) {
 }
 
 SocketResult<std::string> SocketClient::read_until_closed(std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = SteadyClock::now() + timeout;
     for (;;) {
         auto ec = fill(deadline);
         if (ec == kClosed || ec == kReset) break;
@@ -364,12 +364,12 @@ SocketResult<RawResponse> http_request(std::uint16_t port,
                                        std::string_view body,
                                        const Headers& headers,
                                        std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = SteadyClock::now() + timeout;
     auto client = SocketClient::connect(port, {.timeout = timeout});
     if (!client) return client.error();
     auto left = [&] {
         return std::max(std::chrono::milliseconds(1),
-                        std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
+                        std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now()));
     };
     if (auto sent = client->send(format_request(method, target, body, headers, true), left());
         !sent) {

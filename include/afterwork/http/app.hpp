@@ -65,6 +65,7 @@
 #include <afterwork/runtime/task.hpp>
 #include <afterwork/runtime/task_group.hpp>
 #include <afterwork/runtime/task_handle.hpp>
+#include <afterwork/schedule/periodic.hpp>
 #include <afterwork/schedule/scheduler.hpp>
 
 namespace afterwork {

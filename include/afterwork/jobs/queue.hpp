@@ -61,6 +61,7 @@
 #include <afterwork/jobs/job.hpp>
 #include <afterwork/jobs/job_context.hpp>
 #include <afterwork/jobs/store.hpp>
+#include <afterwork/runtime/clock.hpp>
 #include <afterwork/runtime/offload.hpp>
 #include <afterwork/runtime/task.hpp>
 
@@ -129,8 +130,9 @@ struct EnqueueRequest {
 
 /// `Queue` settings.
 struct QueueOptions {
-    /// The clock every store call is given (tests may drive time).
-    std::function<TimePoint()> clock;
+    /// The time of every store call (due times, leases, retries) and of this queue's workers'
+    /// sleeps; default `system_clock()`. A `ManualClock` drives it in tests.
+    std::shared_ptr<Clock> clock;
 };
 
 class Worker;
@@ -344,8 +346,9 @@ public:
                                            const PageRequest& page = {}) const;
     [[nodiscard]] JobsResult<std::vector<QueueCounts>> counts() const;
 
-    /// The clock of this queue.
+    /// The clock of this queue and its workers.
     TimePoint now() const;
+    Clock& clock() const noexcept;
     const std::shared_ptr<Store>& store() const noexcept;
 
 private:

@@ -27,6 +27,7 @@
 #include <mutex>
 
 #include <afterwork/detail/waiter.hpp>
+#include <afterwork/runtime/clock.hpp>
 #include <afterwork/runtime/task.hpp>
 
 namespace afterwork {
@@ -59,13 +60,18 @@ public:
     [[nodiscard]] WaitUntil wait_until(std::chrono::steady_clock::time_point deadline) noexcept {
         return WaitUntil(&queue_, &Event::ready, this, true, deadline);
     }
-    /// As `wait_until`, with a deadline on `timers` (a manual clock's in tests).
-    [[nodiscard]] WaitUntil wait_until(detail::TimerQueue& timers,
-                                       std::chrono::steady_clock::time_point deadline) noexcept {
-        return WaitUntil(queue_, &Event::ready, this, true, timers, deadline);
-    }
     [[nodiscard]] WaitUntil wait_for(std::chrono::steady_clock::duration timeout) noexcept {
         return wait_until(std::chrono::steady_clock::now() + timeout);
+    }
+    /// As `wait_until`, with `deadline` on `clock`'s monotonic time.
+    [[nodiscard]] WaitUntil wait_until(Clock& clock, SteadyTime deadline) noexcept {
+        if (auto* timers = clock.timer_queue()) {
+            return WaitUntil(queue_, &Event::ready, this, true, *timers, deadline);
+        }
+        return wait_until(deadline);
+    }
+    [[nodiscard]] WaitUntil wait_for(Clock& clock, SteadyTime::duration timeout) noexcept {
+        return wait_until(clock, clock.steady_now() + timeout);
     }
 
 private:

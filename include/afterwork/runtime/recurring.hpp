@@ -2,25 +2,21 @@
 #pragma once
 
 /// @file
-/// Long-lived work that keeps going: `PeriodicTask` (a function every interval, like the
-/// article's `periodic()` loop done right) and `Supervisor` (a long-running coroutine
-/// restarted with backoff when it crashes). Both report a `RecurringStatus` for listings such
-/// as the reference service's `GET /tasks`, and both stop cleanly with `stop()`.
-///
-/// PeriodicTask: fixed rate — run k starts at start + k·interval (+ jitter), so a run's own
-/// duration is counted in the period. Runs never overlap: a run longer than the interval
-/// makes the next due start(s) be skipped (counted in `skipped`) and the next run takes the
-/// next future slot. An exception is logged and counted; the next run happens as planned.
+/// Long-lived work that keeps going: `Supervisor` (a long-running coroutine restarted with
+/// backoff when it crashes, like a supervisor process for one task), the `RecurringStatus`
+/// listings such as the reference service's `GET /tasks` show, and `blocking()` to run a plain
+/// function as a recurring function. (Work every interval is `PeriodicTask`, in
+/// schedule/periodic.hpp: a schedule of the scheduler.)
 ///
 /// Supervisor: runs `factory()`; when the coroutine throws it is restarted after a backoff
 /// that grows from `initial_backoff` by `multiplier` up to `max_backoff` (reset after a run
 /// that lasted `healthy_after`). More than `max_restarts` restarts within `within` marks it
 /// `failed` and it is not restarted again. A coroutine that returns normally is `completed`
-/// and not restarted.
+/// and not restarted. Backoffs and windows are measured on `SupervisorOptions::clock`.
 ///
-/// Both are `Service`s: `request_stop()` cancels the current run at its suspension point
-/// (reason `shutdown`) and ends the loop; `co_await stop(deadline)` also waits for the loop's
-/// end; `wait_stopped(timeout)` is the blocking form for plain threads.
+/// A `Service`: `request_stop()` cancels the current run at its suspension point (reason
+/// `shutdown`) and ends the loop; `co_await stop(deadline)` also waits for the loop's end;
+/// `wait_stopped(timeout)` is the blocking form for plain threads.
 ///
 /// @par Cancellation
 /// A plain function already running on a pool finishes first; its coroutine side ends at once.
@@ -37,17 +33,33 @@
 #include <string>
 #include <string_view>
 
+#include <afterwork/runtime/clock.hpp>
 #include <afterwork/runtime/service.hpp>
 #include <afterwork/runtime/task.hpp>
 #include <afterwork/runtime/task_handle.hpp>
 
 namespace afterwork {
 
+/// Where a periodic or supervised task is.
+enum class RecurringState : std::uint8_t {
+    scheduled,    ///< waiting for its next run
+    running,      ///< a run is going on
+    backing_off,  ///< supervised: crashed, waiting to restart
+    failed,       ///< supervised: crashed too often, not restarted
+    completed,    ///< supervised: returned normally, not restarted
+    stopped       ///< stopped by `request_stop` (the app's shutdown)
+};
+std::string_view to_string(RecurringState state) noexcept;
+
+/// Which kind of recurring task.
+enum class RecurringKind : std::uint8_t { periodic, supervised };
+std::string_view to_string(RecurringKind kind) noexcept;
+
 /// A snapshot of a periodic or supervised task.
 struct RecurringStatus {
     std::string name;
-    std::string kind;   ///< "periodic" or "supervised"
-    std::string state;  ///< scheduled, running, backing_off, failed, completed, stopped
+    RecurringKind kind = RecurringKind::periodic;
+    RecurringState state = RecurringState::scheduled;
     std::uint64_t runs = 0;      ///< runs started (supervised: starts, the first included)
     std::uint64_t failures = 0;  ///< runs that threw
     std::uint64_t skipped = 0;   ///< periodic: due starts skipped because a run overran
@@ -58,11 +70,6 @@ struct RecurringStatus {
     std::chrono::milliseconds interval{0};                          ///< periodic only
 };
 
-struct PeriodicOptions {
-    std::chrono::milliseconds initial_delay{0};  ///< before the first run
-    std::chrono::milliseconds jitter{0};         ///< each start is delayed by [0, jitter]
-};
-
 struct SupervisorOptions {
     std::chrono::milliseconds initial_backoff{100};
     std::chrono::milliseconds max_backoff{30'000};
@@ -70,29 +77,28 @@ struct SupervisorOptions {
     int max_restarts = 5;                         ///< within `within`, then `failed`
     std::chrono::milliseconds within{60'000};
     std::chrono::milliseconds healthy_after{10'000};  ///< a run this long resets the backoff
+    std::shared_ptr<Clock> clock;  ///< what backoffs are measured on; default `system_clock()`
 };
 
 /// What a periodic task or a supervisor runs: a coroutine factory (called once per run).
 using RecurringFunction = std::function<Task<void>()>;
 
 namespace detail {
-struct RecurringState;
-/// A recurring task about to start: its status and its loop.
-struct RecurringStart {
-    std::shared_ptr<RecurringState> state;
-    Task<void> loop;
-};
+struct SupervisorState;
 }  // namespace detail
 
-/// What a periodic and a supervised task share: a status and a clean stop. Stops (without
-/// waiting) when destroyed.
-class RecurringTask : public Service {
+class Supervisor : public Service {
 public:
-    RecurringTask(RecurringTask&&) noexcept;
-    RecurringTask& operator=(RecurringTask&&) noexcept;
-    ~RecurringTask() override;
+    /// Starts `factory()` on `executor` under supervision. Throws std::invalid_argument for
+    /// an empty factory, non-positive backoffs, a multiplier below 1 or negative limits.
+    Supervisor(const Executor& executor, std::string name, RecurringFunction factory,
+               SupervisorOptions options = {});
+    Supervisor(Supervisor&&) noexcept;
+    Supervisor& operator=(Supervisor&&) noexcept;
+    /// Stops (without waiting).
+    ~Supervisor() override;
 
-    RecurringStatus status() const;
+    [[nodiscard]] RecurringStatus status() const;
     std::string_view service_name() const noexcept override;
     /// Cancels the current run (reason `shutdown`) and ends the loop.
     void request_stop() noexcept override;
@@ -101,28 +107,9 @@ public:
     /// Blocks a plain thread until the loop has ended; true when it has.
     bool wait_stopped(std::chrono::steady_clock::duration timeout);
 
-protected:
-    RecurringTask(const Executor& executor, detail::RecurringStart start);
-
 private:
-    std::shared_ptr<detail::RecurringState> state_;
+    std::shared_ptr<detail::SupervisorState> state_;
     TaskHandle<void> loop_;
-};
-
-class PeriodicTask : public RecurringTask {
-public:
-    /// Starts running `function` every `interval` on `executor`. Throws std::invalid_argument
-    /// for an interval <= 0, a negative delay or jitter, or an empty function.
-    PeriodicTask(const Executor& executor, std::string name, std::chrono::milliseconds interval,
-                 RecurringFunction function, PeriodicOptions options = {});
-};
-
-class Supervisor : public RecurringTask {
-public:
-    /// Starts `factory()` on `executor` under supervision. Throws std::invalid_argument for
-    /// an empty factory, non-positive backoffs, a multiplier below 1 or negative limits.
-    Supervisor(const Executor& executor, std::string name, RecurringFunction factory,
-               SupervisorOptions options = {});
 };
 
 /// Wraps a plain function as a RecurringFunction that runs it on the default blocking pool.

@@ -18,6 +18,7 @@
 #include <chrono>
 
 #include <afterwork/detail/waiter.hpp>
+#include <afterwork/runtime/clock.hpp>
 #include <afterwork/runtime/task.hpp>
 
 namespace afterwork {
@@ -51,10 +52,16 @@ struct Yield {
     return sleep_until(std::chrono::steady_clock::now() + duration);
 }
 
-/// `co_await sleep_until(timers, deadline)`: on another time base (a manual clock in tests).
-[[nodiscard]] inline detail::Sleep sleep_until(detail::TimerQueue& timers,
-                                               std::chrono::steady_clock::time_point deadline) noexcept {
-    return detail::Sleep(timers, deadline, true);
+/// `co_await sleep_until(clock, deadline)`: `deadline` on the clock's monotonic time (a
+/// manual clock's sleep ends when the test advances it past the deadline).
+[[nodiscard]] inline detail::Sleep sleep_until(Clock& clock, SteadyTime deadline) noexcept {
+    if (auto* timers = clock.timer_queue()) return detail::Sleep(*timers, deadline, true);
+    return sleep_until(deadline);
+}
+
+/// `co_await sleep_for(clock, duration)`.
+[[nodiscard]] inline detail::Sleep sleep_for(Clock& clock, SteadyTime::duration duration) noexcept {
+    return sleep_until(clock, clock.steady_now() + duration);
 }
 
 /// `co_await yield()`: resumes after the handlers already queued on the loop.

@@ -116,8 +116,9 @@ public:
     /// An awaiter that suspends until the task is done; resumes on the caller's executor.
     /// With `cancellable`, a cancellation of the caller ends the wait with operation_aborted.
     Waiter until_done(bool cancellable) noexcept;
-    /// As `until_done`, ending `timed_out` at `deadline` (steady clock) if still running.
-    Waiter until_done_before(SteadyTime deadline, bool cancellable) noexcept;
+    /// As `until_done`, ending `timed_out` at `deadline` if still running: on `timers`, or the
+    /// steady clock's when null.
+    Waiter until_done_before(TimerQueue* timers, SteadyTime deadline, bool cancellable) noexcept;
     /// Blocks a plain thread until done or timeout; throws std::logic_error on a loop thread.
     bool wait_blocking(std::optional<std::chrono::steady_clock::duration> timeout);
     /// Rethrows the failure (or operation_aborted when cancelled); marks it observed.

@@ -52,11 +52,11 @@
 #include <string_view>
 #include <vector>
 
+#include <afterwork/runtime/clock.hpp>
 #include <afterwork/runtime/recurring.hpp>
 #include <afterwork/runtime/task.hpp>
 #include <afterwork/schedule/schedule_error.hpp>
 #include <afterwork/schedule/schedule_store.hpp>
-#include <afterwork/schedule/scheduler_clock.hpp>
 #include <afterwork/schedule/time_zone.hpp>
 #include <afterwork/runtime/service.hpp>
 #include <afterwork/schedule/trigger.hpp>
@@ -72,6 +72,10 @@ struct ScheduleOptions {
     int max_instances = 1;
     std::chrono::milliseconds jitter{0};  ///< each occurrence starts up to this much later
     bool paused = false;                  ///< added paused: no run until `resume`
+    /// The first occurrence, instead of the trigger's first fire time after now
+    /// (APScheduler's `next_run_time`); later ones follow the trigger from it. A stored
+    /// schedule resuming where it was ignores it.
+    std::optional<TimePoint> first_run;
 };
 
 /// What happened to a schedule's latest occurrence.
@@ -108,7 +112,7 @@ struct ScheduleInfo {
 };
 
 struct SchedulerOptions {
-    std::shared_ptr<SchedulerClock> clock;  ///< default: the system clock
+    std::shared_ptr<Clock> clock;           ///< default: `system_clock()`
     std::shared_ptr<ScheduleStore> store;   ///< default: none (schedules live in memory)
     std::string name = "scheduler";         ///< for logs
 };

@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include <afterwork/schedule/scheduler_clock.hpp>
+#include <afterwork/runtime/clock.hpp>
 #include <afterwork/schedule/time_zone.hpp>
 #include <afterwork/testing/test_client.hpp>
 
