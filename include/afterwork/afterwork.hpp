@@ -37,6 +37,7 @@
 #include <afterwork/runtime/event.hpp>
 #include <afterwork/runtime/loop.hpp>
 #include <afterwork/runtime/offload.hpp>
+#include <afterwork/runtime/outcome.hpp>
 #include <afterwork/runtime/recurring.hpp>
 #include <afterwork/runtime/sleep.hpp>
 #include <afterwork/runtime/task.hpp>

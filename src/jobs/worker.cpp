@@ -19,6 +19,7 @@
 #include <afterwork/runtime/cancellation.hpp>
 #include <afterwork/runtime/event.hpp>
 #include <afterwork/runtime/offload.hpp>
+#include <afterwork/runtime/outcome.hpp>
 #include <afterwork/runtime/sleep.hpp>
 #include <afterwork/runtime/task_group.hpp>
 #include <afterwork/runtime/task_handle.hpp>
@@ -44,9 +45,6 @@ std::string default_worker_id() {
     return fmt::format("{}-{}-{}", host, getpid(), ++worker_counter);
 }
 
-// Why a run was asked to stop; decides what its outcome becomes.
-enum class StopReason : std::uint8_t { none, cancel, lease_lost, shutdown };
-
 // One claimed job from claim to its outcome written. Fields other than the constants are
 // guarded by the worker's mutex. One allocation holds the run and its handler's context.
 struct Run {
@@ -56,15 +54,17 @@ struct Run {
     std::shared_ptr<const detail::JobDefinition> definition;
     std::optional<JobContext> context;  // set unless the job has no definition here
     TaskHandle<void> handle;            // while the handler runs
-    StopReason stop = StopReason::none;
+    // Why this worker asked the run to stop (user, lease_lost, shutdown); decides what its
+    // outcome becomes.
+    CancelReason stop = CancelReason::none;
     bool ended = false;  // the handler has returned or thrown
 };
 
 // How an attempt ended, for the store.
 struct Outcome {
     std::optional<std::string> result;
-    std::exception_ptr error;
-    StopReason stop = StopReason::none;
+    RunOutcome run;
+    CancelReason stop = CancelReason::none;  // the run's `stop` when it ended
     std::optional<detail::ProgressValue> progress;  // not yet written
 };
 
@@ -75,16 +75,6 @@ struct PendingCompletion {
     std::chrono::seconds result_ttl{0};  // expires_at = the completion's time + this
     std::optional<detail::ProgressValue> progress;
 };
-
-bool is_timeout(const std::exception_ptr& error) {
-    try {
-        std::rethrow_exception(error);
-    } catch (const boost::system::system_error& e) {
-        return e.code() == asio::error::timed_out;
-    } catch (...) {
-        return false;
-    }
-}
 
 }  // namespace
 
@@ -129,12 +119,10 @@ struct detail::WorkerState : detail::WorkerLink, std::enable_shared_from_this<de
         if (--writes_pending == 0) idle_event.set();
     }
 
-    void stop_run(Run& run, StopReason reason) {  // mutex held
-        if (run.stop == StopReason::none || reason == StopReason::lease_lost) run.stop = reason;
+    void stop_run(Run& run, CancelReason reason) {  // mutex held
+        if (run.stop == CancelReason::none || reason == CancelReason::lease_lost) run.stop = reason;
         run.context->request_cancel();
-        if (run.handle)
-            run.handle.cancel(reason == StopReason::shutdown ? CancelReason::shutdown
-                                                             : CancelReason::user);
+        if (run.handle) run.handle.cancel(reason);
     }
 
     void cancel_local(JobId id) noexcept override {
@@ -143,7 +131,7 @@ struct detail::WorkerState : detail::WorkerLink, std::enable_shared_from_this<de
         // Recorded even before the driver stored the handle (spawn may run the handler up to
         // its first suspension at once): the driver cancels it as soon as it has it.
         if (found != runs.end() && found->second->context) {
-            stop_run(*found->second, StopReason::cancel);
+            stop_run(*found->second, CancelReason::user);
         }
     }
 
@@ -227,7 +215,7 @@ void track_run(detail::WorkerState& state, const std::shared_ptr<Run>& run) {
                      state.options.id,
                      run->id,
                      stale->attempt);
-        state.stop_run(*stale, StopReason::lease_lost);
+        state.stop_run(*stale, CancelReason::lease_lost);
     }
 }
 
@@ -358,12 +346,12 @@ Task<void> write_outcome_later(StatePtr state, std::shared_ptr<Run> run, Outcome
     if (!outcome.progress) {
         if (auto channel = run->context->end_progress()) outcome.progress = co_await channel->close();
     }
-    const StopReason stop = outcome.stop;
-    const std::exception_ptr& error = outcome.error;
+    const CancelReason stop = outcome.stop;
+    const RunOutcome& run_outcome = outcome.run;
     const auto ttl = definition.options.finished_ttl;
     // A cancel asked for while the handler ran wins even if it then returned normally (a plain
     // function that saw the flag returns early): the job ends cancelled, as the user asked.
-    if (!error && (stop == StopReason::none || stop == StopReason::shutdown)) {
+    if (run_outcome.succeeded() && (stop == CancelReason::none || stop == CancelReason::shutdown)) {
         Completion completion{run->id, std::move(outcome.result), std::nullopt};
         queue_completion(state,
                          PendingCompletion{std::move(completion),
@@ -376,23 +364,25 @@ Task<void> write_outcome_later(StatePtr state, std::shared_ptr<Run> run, Outcome
     std::string message;
     std::optional<TimePoint> retry_at;
     switch (stop) {
-        case StopReason::lease_lost:
+        case CancelReason::lease_lost:
             verdict = Verdict::drop;
             break;
-        case StopReason::cancel:
+        case CancelReason::user:
             verdict = Verdict::cancelled;
             break;
-        case StopReason::shutdown:
+        case CancelReason::shutdown:
             verdict = Verdict::release;
             break;
-        case StopReason::none:
-            if (is_timeout(error)) {
+        case CancelReason::none:
+        case CancelReason::deadline:
+        case CancelReason::abandoned:
+            if (run_outcome.cancelled() && run_outcome.reason == CancelReason::deadline) {
                 message = fmt::format("timed out after {} ms", definition.options.timeout->count());
-            } else if (is_cancellation(error)) {
+            } else if (run_outcome.cancelled()) {
                 // Nobody here asked: the handler was cancelled from outside. Give it back.
                 verdict = Verdict::release;
             } else {
-                message = describe_exception(error);
+                message = run_outcome.message();
             }
             break;
     }
@@ -465,7 +455,7 @@ Task<void> write_outcome_later(StatePtr state, std::shared_ptr<Run> run, Outcome
 void end_run(const StatePtr& state, const std::shared_ptr<Run>& run, Outcome outcome) {
     // A plain function may still run on its pool after a timeout or cancel ended the wait:
     // the flag tells it to stop.
-    if (outcome.error) run->context->request_cancel();
+    if (!outcome.run.succeeded()) run->context->request_cancel();
     bool progress_settled = true;
     if (auto channel = run->context->end_progress()) {
         auto unwritten = channel->close_if_idle();
@@ -481,8 +471,8 @@ void end_run(const StatePtr& state, const std::shared_ptr<Run>& run, Outcome out
         outcome.stop = run->stop;
         // A cancel asked for while the handler ran wins even if it then returned normally:
         // the job ends cancelled, as the user asked (write_outcome_later).
-        const bool succeeded = !outcome.error && (outcome.stop == StopReason::none ||
-                                                  outcome.stop == StopReason::shutdown);
+        const bool succeeded = outcome.run.succeeded() && (outcome.stop == CancelReason::none ||
+                                                  outcome.stop == CancelReason::shutdown);
         if (succeeded && progress_settled) {
             start_flush_after = push_completion(
                 *state,
@@ -506,22 +496,18 @@ void end_run(const StatePtr& state, const std::shared_ptr<Run>& run, Outcome out
     state->wake_claims.set();  // a slot is free
 }
 
+Task<std::optional<std::string>> attempt(std::shared_ptr<Run> run) {
+    std::shared_ptr<JobContext> context(run, &*run->context);
+    co_return co_await run->definition->start(std::move(context));
+}
+
 // One attempt as its own task, so a cancel reaches this handler alone. It never throws: the
 // outcome goes to `end_run` whatever happens.
 Task<void> run_handler(StatePtr state, std::shared_ptr<Run> run) {
     Outcome outcome;
-    try {
-        const auto& definition = *run->definition;
-        std::shared_ptr<JobContext> context(run, &*run->context);
-        Task<std::optional<std::string>> attempt =
-            definition.options.timeout
-                ? with_timeout(definition.start(std::move(context)), *definition.options.timeout,
-                               *state->queue->clock)
-                : definition.start(std::move(context));
-        outcome.result = co_await std::move(attempt);
-    } catch (...) {
-        outcome.error = std::current_exception();
-    }
+    const GuardOptions limit{.time_limit = run->definition->options.timeout,
+                             .clock = state->queue->clock.get()};
+    outcome.run = co_await run_guarded(attempt(run), outcome.result, limit);
     end_run(state, run, std::move(outcome));
 }
 
@@ -589,7 +575,7 @@ void start_runs(const StatePtr& state, std::vector<JobRecord> jobs) {
             ++state->stats.claimed;
             state->stats.running = state->active;
             // A stop between claim and here: give it back at once.
-            if (state->stopping) run->stop = StopReason::shutdown;
+            if (state->stopping) run->stop = CancelReason::shutdown;
         }
         // The handler may run, and even end, inside `spawn`.
         const Executor& executor =
@@ -600,10 +586,7 @@ void start_runs(const StatePtr& state, std::vector<JobRecord> jobs) {
         if (run->ended) continue;
         run->handle = handle;
         // A cancel that came between claim and now.
-        if (run->stop != StopReason::none) {
-            handle.cancel(run->stop == StopReason::shutdown ? CancelReason::shutdown
-                                                            : CancelReason::user);
-        }
+        if (run->stop != CancelReason::none) handle.cancel(run->stop);
     }
 }
 
@@ -753,9 +736,9 @@ Task<void> housekeeping(StatePtr state) {
                         spdlog::warn("worker {}: lost the lease of job {}: cancelling its run",
                                      options.id,
                                      status.id);
-                        state->stop_run(*found->second, StopReason::lease_lost);
+                        state->stop_run(*found->second, CancelReason::lease_lost);
                     } else if (status.cancel_requested) {
-                        state->stop_run(*found->second, StopReason::cancel);
+                        state->stop_run(*found->second, CancelReason::user);
                     }
                 }
             }
@@ -885,7 +868,7 @@ Task<bool> Worker::stop(std::chrono::steady_clock::time_point deadline) {
         // 2. Then they are cancelled; their outcomes release them to the store.
         std::lock_guard lock(state->mutex);
         for (auto& [id, run] : state->runs) {
-            if (run->context) state->stop_run(*run, StopReason::shutdown);
+            if (run->context) state->stop_run(*run, CancelReason::shutdown);
         }
     }
     // Then their outcomes are written.

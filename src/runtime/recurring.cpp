@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <afterwork/runtime/offload.hpp>
+#include <afterwork/runtime/outcome.hpp>
 #include <afterwork/runtime/sleep.hpp>
 
 namespace afterwork {
@@ -49,18 +50,6 @@ namespace {
 
 using StatePtr = std::shared_ptr<detail::SupervisorState>;
 
-// Runs one attempt; returns its failure, or rethrows a cancellation (the loop then ends).
-Task<std::exception_ptr> run_once(const RecurringFunction& function) {
-    std::exception_ptr error;
-    try {
-        co_await function();
-    } catch (...) {
-        error = std::current_exception();
-    }
-    if (is_cancellation(error)) std::rethrow_exception(error);
-    co_return error;
-}
-
 Task<void> supervise_loop(StatePtr state, RecurringFunction factory, SupervisorOptions options) {
     Clock& clock = *state->clock;
     std::deque<SteadyTime> recent_crashes;
@@ -73,12 +62,14 @@ Task<void> supervise_loop(StatePtr state, RecurringFunction factory, SupervisorO
             s.next_run.reset();
         });
         const auto started = clock.steady_now();
-        auto error = co_await run_once(factory);
-        if (!error) {
+        const RunOutcome run = co_await run_guarded(factory());
+        if (run.succeeded()) {
             state->update([](RecurringStatus& s) { s.state = RecurringState::completed; });
             co_return;
         }
-        const auto message = describe_exception(error);
+        // Stopped: the loop ends with the cancellation (until_stopped records it).
+        if (run.cancelled()) std::rethrow_exception(run.error);
+        const auto message = run.message();
         const auto now = clock.steady_now();
         if (now - started >= options.healthy_after) consecutive = 0;
         ++consecutive;

@@ -10,11 +10,12 @@
 #include <unordered_map>
 
 #include <boost/asio/strand.hpp>
-#include <afterwork/runtime/event.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <afterwork/runtime/event.hpp>
 #include <afterwork/runtime/offload.hpp>
+#include <afterwork/runtime/outcome.hpp>
 #include <afterwork/runtime/task_group.hpp>
 #include <afterwork/runtime/task_handle.hpp>
 
@@ -286,29 +287,27 @@ void process_due(detail::SchedulerState& state,
 Task<void> run_instance(std::shared_ptr<detail::SchedulerState> state,
                         std::shared_ptr<Entry> entry,
                         RecurringFunction function) {
-    std::exception_ptr error;
-    try {
-        co_await function();
-    } catch (...) {
-        error = std::current_exception();
-    }
-    const bool cancelled = error && is_cancellation(error);
-    std::string message = error && !cancelled ? describe_exception(error) : std::string();
+    const RunOutcome run = co_await run_guarded(function());
+    const std::string message = run.failed() ? run.message() : std::string();
     {
         std::lock_guard lock(state->mutex);
         --entry->running;
-        if (!error) {
-            entry->outcome = ScheduleOutcome::succeeded;
-            entry->last_error.reset();
-        } else if (cancelled) {
-            entry->outcome = ScheduleOutcome::cancelled;
-        } else {
-            ++entry->failures;
-            entry->outcome = ScheduleOutcome::failed;
-            entry->last_error = message;
+        switch (run.outcome) {
+            case Outcome::succeeded:
+                entry->outcome = ScheduleOutcome::succeeded;
+                entry->last_error.reset();
+                break;
+            case Outcome::cancelled:
+                entry->outcome = ScheduleOutcome::cancelled;
+                break;
+            case Outcome::failed:
+                ++entry->failures;
+                entry->outcome = ScheduleOutcome::failed;
+                entry->last_error = message;
+                break;
         }
     }
-    if (error && !cancelled) {
+    if (run.failed()) {
         spdlog::error("scheduler {}: schedule {} failed: {}", state->name, entry->id, message);
     }
 }
