@@ -417,6 +417,10 @@ Task<void> write_outcome_later(StatePtr state, std::shared_ptr<Run> run, Outcome
                                               ttl,
                                               std::move(outcome.progress));
     }
+    // A failed attempt is due again at its retry time, which the claim loop may have looked
+    // past (it looks when the handler ends, before this write): it looks again, so the retry
+    // runs when due rather than at the next poll.
+    if (written.state && *written.state == JobState::failed) state->wake_claims.set();
     std::lock_guard lock(state->mutex);
     if (verdict == Verdict::drop) {
         ++state->stats.lease_lost;
@@ -529,6 +533,8 @@ Task<void> drive_unknown(StatePtr state, JobRecord job, std::shared_ptr<const Ru
     const JobId id = job.id;
     WriteDone done{*state};
     auto outcome = co_await detail::store_call(*state->store, fail_unknown, state, std::move(job));
+    // Due again after unknown_retry_delay: the claim loop looks again (see write_outcome_later).
+    if (outcome && *outcome == JobState::failed) state->wake_claims.set();
     std::lock_guard lock(state->mutex);
     if (outcome && *outcome == JobState::dead) ++state->stats.dead;
     if (outcome && *outcome == JobState::failed) ++state->stats.retried;
@@ -619,6 +625,7 @@ JobsResult<std::optional<TimePoint>> next_due(StatePtr state) {
 }
 
 Task<void> claim_loop(StatePtr state) {
+    Clock& clock = *state->queue->clock;
     for (;;) {
         std::size_t free = 0;
         // Cleared before looking: a wake-up from now on ends the wait below at once.
@@ -628,7 +635,10 @@ Task<void> claim_loop(StatePtr state) {
             if (state->stopping) co_return;
             free = state->options.concurrency - std::min(state->options.concurrency, state->active);
         }
-        milliseconds wait = state->options.poll_interval;
+        // The look's time: to see below whether a manual clock moved during the look.
+        const TimePoint looked = clock.now();
+        const SteadyTime looked_steady = clock.steady_now();
+        SteadyTime::duration wait = state->options.poll_interval;
         if (free > 0) {
             // The jobs that finished since the last write go with the claim: one transaction
             // for both (the flusher then finds nothing to do).
@@ -658,10 +668,11 @@ Task<void> claim_loop(StatePtr state) {
                     detail::store_call(*state->store, next_due, state);
                 auto next = co_await std::move(due);
                 if (next && *next) {
-                    auto until = std::chrono::duration_cast<milliseconds>(**next - state->now());
-                    // At least a millisecond: a due job in a queue this worker does not serve
-                    // must not make it spin.
-                    wait = std::clamp(until + milliseconds(1), milliseconds(1), wait);
+                    // Until it is due, and at least a millisecond: a due job in a queue this
+                    // worker does not serve must not make it spin.
+                    const auto until =
+                        std::chrono::duration_cast<SteadyTime::duration>(**next - clock.now());
+                    wait = std::clamp<SteadyTime::duration>(until, milliseconds(1), wait);
                 }
             }
         }
@@ -669,7 +680,16 @@ Task<void> claim_loop(StatePtr state) {
             std::lock_guard lock(state->mutex);
             if (state->stopping) co_return;
         }
-        co_await state->wake_claims.wait_for(*state->queue->clock, wait);
+        const SteadyTime deadline = clock.steady_now() + wait;
+        // A clock with timers of its own (a test's manual clock) moves by command, not by
+        // itself. Moved during the look, it may have made a job due that the look did not see
+        // and the wait above does not cover: look again. Moved after this check, it finds the
+        // deadline computed before it.
+        if (clock.timer_queue() != nullptr &&
+            (clock.now() != looked || clock.steady_now() != looked_steady)) {
+            continue;
+        }
+        co_await state->wake_claims.wait_until(clock, deadline);
     }
 }
 

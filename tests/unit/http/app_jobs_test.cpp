@@ -11,7 +11,7 @@
 
 #include <afterwork/http/app.hpp>
 #include <afterwork/jobs/memory_store.hpp>
-#include <afterwork/runtime/sleep.hpp>
+#include <afterwork/runtime/event.hpp>
 #include <afterwork/testing/test_client.hpp>
 
 #include "support/eventually.hpp"
@@ -30,7 +30,7 @@ namespace json = boost::json;
 using testing::eventually;
 using testing::TestClient;
 
-std::atomic<bool> g_release{false};
+Event g_never;  // never set: a job waiting on it runs until cancelled
 std::atomic<int> g_cancelled{0};
 
 json::value welcome(JobContext& job, Signup args) {
@@ -39,7 +39,7 @@ json::value welcome(JobContext& job, Signup args) {
 
 Task<void> held(JobContext&, json::value) {
     try {
-        while (!g_release.load()) co_await sleep_for(5ms);
+        co_await g_never.wait();
     } catch (const boost::system::system_error&) {
         ++g_cancelled;
         throw;
@@ -91,7 +91,6 @@ TEST(AppJobs, AFailedEnqueueFailsTheRequestInsteadOfLosingTheJob) {
 }
 
 TEST(AppJobs, ShutdownReleasesRunningJobsBackToTheStore) {
-    g_release = false;
     g_cancelled = 0;
     auto store = std::make_shared<MemoryStore>();
     JobId id = 0;
