@@ -107,8 +107,10 @@ struct detail::WorkerState : detail::WorkerLink, std::enable_shared_from_this<de
 
     TaskGroup drivers;
     // Set when something may be claimable since the claim loop last looked (a job enqueued, a
-    // slot freed, a stop): the loop clears it, looks, then waits on it until its next poll.
+    // slot freed, a failed attempt written, the clock moved by command, a stop): the loop
+    // clears it, looks, then waits on it until its next poll.
     Event wake_claims;
+    std::uint64_t clock_token = 0;  // the subscription to the clock's jumps
 
     WorkerState() : drivers("job runs") {}
 
@@ -635,9 +637,6 @@ Task<void> claim_loop(StatePtr state) {
             if (state->stopping) co_return;
             free = state->options.concurrency - std::min(state->options.concurrency, state->active);
         }
-        // The look's time: to see below whether a manual clock moved during the look.
-        const TimePoint looked = clock.now();
-        const SteadyTime looked_steady = clock.steady_now();
         SteadyTime::duration wait = state->options.poll_interval;
         if (free > 0) {
             // The jobs that finished since the last write go with the claim: one transaction
@@ -680,16 +679,7 @@ Task<void> claim_loop(StatePtr state) {
             std::lock_guard lock(state->mutex);
             if (state->stopping) co_return;
         }
-        const SteadyTime deadline = clock.steady_now() + wait;
-        // A clock with timers of its own (a test's manual clock) moves by command, not by
-        // itself. Moved during the look, it may have made a job due that the look did not see
-        // and the wait above does not cover: look again. Moved after this check, it finds the
-        // deadline computed before it.
-        if (clock.timer_queue() != nullptr &&
-            (clock.now() != looked || clock.steady_now() != looked_steady)) {
-            continue;
-        }
-        co_await state->wake_claims.wait_until(clock, deadline);
+        co_await state->wake_claims.wait_for(clock, wait);
     }
 }
 
@@ -808,10 +798,17 @@ Worker::Worker(Queue& queue, std::vector<Executor> executors, WorkerOptions opti
     state_->progress_sink = std::make_shared<detail::ProgressSink>(detail::ProgressSink{
         state_->store, state_->options.id, state_->executor, state_->options.progress_interval,
         queue.state_->clock});
+    // A clock moved by command (a test's manual clock, moved during a look) may have made a
+    // job due that the look did not see: look again, as the scheduler does.
+    state_->clock_token = queue.state_->clock->subscribe(
+        [weak = std::weak_ptr<detail::WorkerState>(state_)] {
+            if (auto state = weak.lock()) state->wake_claims.set();
+        });
 }
 
 Worker::~Worker() {
     stop(std::chrono::seconds(0));
+    state_->queue->clock->unsubscribe(state_->clock_token);
 }
 
 void Worker::start() {
