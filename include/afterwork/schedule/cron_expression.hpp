@@ -44,7 +44,8 @@ enum class CronField : std::uint8_t { second, minute, hour, day_of_month, month,
 /// and every Monday; `0 0 */2 * MON` only on odd-numbered days that are Mondays.
 ///
 /// **Daylight saving** (`next_after` in a zone other than UTC) follows Vixie cron / cronie
-/// (`src/cron.c`, the "clock went back" and "clock jumped forward" cases):
+/// (`src/cron.c`: after a change it calls `find_jobs` with `doWild` / `doNonWild` to pick which
+/// jobs run):
 /// - A wall-clock time the clock skips (it moved forward) fires once, at the instant of the
 ///   change, the first valid instant after it; several skipped matches collapse into that one
 ///   firing (`30 2 * * *` on a spring-forward day in America/New_York fires at 03:00 EDT).
