@@ -495,17 +495,17 @@ std::optional<std::chrono::system_clock::time_point> CronExpression::next_after(
         // from `here` to the next match `c`, except that when `t` is in the first pass of a
         // repeat, the clock goes back at the end of it and the second pass comes before any
         // later wall-clock time.
-        const LocalTimeInfo now = zone.lookup(here);
-        if (now.kind == LocalTimeInfo::Kind::ambiguous && t < now.transition) {
+        const LocalTimeInfo at_t = zone.lookup(here);
+        if (at_t.kind == LocalTimeInfo::Kind::ambiguous && t < at_t.transition) {
             const local_seconds repeat_end(
-                (now.transition + now.offset_before).time_since_epoch());
+                (at_t.transition + at_t.offset_before).time_since_epoch());
             if (*c >= repeat_end) {
                 const local_seconds repeat_start(
-                    (now.transition + now.offset_after).time_since_epoch());
+                    (at_t.transition + at_t.offset_after).time_since_epoch());
                 if (auto again = next_local(repeat_start - seconds(1));
                     again && *again < repeat_end) {
                     return to_time_point(
-                        sys_seconds(again->time_since_epoch() - now.offset_after));
+                        sys_seconds(again->time_since_epoch() - at_t.offset_after));
                 }
             }
         }

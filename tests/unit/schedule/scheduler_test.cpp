@@ -152,8 +152,12 @@ TEST_F(SchedulerTest, RepeatedHourRunsWildcardJobsInBothPassesAndFixedTimeJobsOn
         EXPECT_EQ(info("half").next_run, steps[i]) << i;
         clock_->set(steps[i]);
         ASSERT_TRUE(finished_runs("half", ++half_runs)) << i;
-        if (i % 2 == 0) ASSERT_TRUE(finished_runs("hourly", ++hourly_runs)) << i;
-        if (i == 1) ASSERT_TRUE(finished_runs("night", 1));
+        if (i % 2 == 0) {
+            ASSERT_TRUE(finished_runs("hourly", ++hourly_runs)) << i;
+        }
+        if (i == 1) {
+            ASSERT_TRUE(finished_runs("night", 1));
+        }
         EXPECT_EQ(info("half").last_run, steps[i]) << i;
     }
     EXPECT_EQ(info("half").next_run, at("2024-10-27T03:30:00+01:00"));

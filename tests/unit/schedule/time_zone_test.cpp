@@ -539,8 +539,8 @@ TEST(CronDaylightSaving, AgreesWithAMinuteByMinuteWalkOfRealTime) {
                 const auto expected = walked_fires(cron, zone, from, to);
                 if (ours != expected) {
                     // From the first difference on, a few of each.
-                    const auto [a, b] = std::mismatch(
-                        ours.begin(), ours.end(), expected.begin(), expected.end());
+                    const auto [a, b] =
+                        std::mismatch(ours.begin(), ours.end(), expected.begin(), expected.end());
                     auto some = [&](auto it, auto end) {
                         std::string out;
                         for (int i = 0; i < 4 && it != end; ++i, ++it) {
@@ -549,8 +549,8 @@ TEST(CronDaylightSaving, AgreesWithAMinuteByMinuteWalkOfRealTime) {
                         return out;
                     };
                     ADD_FAILURE() << name << " \"" << text << "\" around "
-                                  << format_iso8601(h, zone) << "\n  ours:   "
-                                  << some(a, ours.end())
+                                  << format_iso8601(h, zone)
+                                  << "\n  ours:   " << some(a, ours.end())
                                   << "\n  walked: " << some(b, expected.end());
                 }
             }
