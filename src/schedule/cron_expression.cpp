@@ -312,6 +312,9 @@ ScheduleResult<CronExpression> CronExpression::try_parse(std::string_view text) 
     if (days->last) e.flags_ |= kLastDay;
     if (fields[o + 2].front() == '*') e.flags_ |= kDomStar;
     if (fields[o + 4].front() == '*') e.flags_ |= kDowStar;
+    // cronie's MIN_STAR / HR_STAR, from the first character as it writes them; the seconds
+    // field takes no part. `@hourly` expands to `0 * * * *` and gets HR_STAR, as in cronie.
+    if (fields[o].front() == '*' || fields[o + 1].front() == '*') e.flags_ |= kTimeStar;
 
     // When a day must match day-of-month (the AND case), a day-of-month that exists in none of
     // the months means the expression never fires: `0 0 30 2 *`. Every (month, day) pair that
@@ -476,18 +479,52 @@ std::optional<std::chrono::system_clock::time_point> CronExpression::next_after(
         return Clock::time_point(s);
     };
 
-    // Every matching wall-clock time maps to one instant (LocalTimeInfo::instant), and that
-    // map never goes backwards as wall-clock time advances; so the answer is the image of the
-    // first match whose instant is after `t`. Matches after the wall-clock time of `t` all
-    // qualify except, when `t` is inside the second pass of a repeated hour, those whose first
-    // occurrence is already past: skip to the end of the repeat.
     const sys_seconds t = std::chrono::floor<seconds>(after);
     if (zone.is_utc()) {
         auto c = next_local(local_seconds(t.time_since_epoch()));
         if (!c) return std::nullopt;
         return to_time_point(sys_seconds(c->time_since_epoch()));
     }
-    auto c = next_local(zone.to_local(t));
+    const local_seconds here = zone.to_local(t);
+    auto c = next_local(here);
+    if (!c) return std::nullopt;
+
+    if (minute_or_hour_star()) {
+        // A wildcard job fires at every instant whose wall-clock time matches (plus the change
+        // instant for skipped matches), so walk real time from `t`: wall-clock time runs on
+        // from `here` to the next match `c`, except that when `t` is in the first pass of a
+        // repeat, the clock goes back at the end of it and the second pass comes before any
+        // later wall-clock time.
+        const LocalTimeInfo at_t = zone.lookup(here);
+        if (at_t.kind == LocalTimeInfo::Kind::ambiguous && t < at_t.transition) {
+            const local_seconds repeat_end(
+                (at_t.transition + at_t.offset_before).time_since_epoch());
+            if (*c >= repeat_end) {
+                const local_seconds repeat_start(
+                    (at_t.transition + at_t.offset_after).time_since_epoch());
+                if (auto again = next_local(repeat_start - seconds(1));
+                    again && *again < repeat_end) {
+                    return to_time_point(
+                        sys_seconds(again->time_since_epoch() - at_t.offset_after));
+                }
+            }
+        }
+        // Otherwise `c` comes next. Its first occurrence is after `t` unless `t` is in the
+        // second pass of the repeat `c` is in; then its second one is (wall-clock time rose
+        // from `here` to `c` within that pass). A skipped `c` fires at the change, after `t`.
+        const LocalTimeInfo info = zone.lookup(*c);
+        if (info.kind == LocalTimeInfo::Kind::ambiguous && info.instant <= t) {
+            return to_time_point(info.second);
+        }
+        return to_time_point(info.instant);
+    }
+
+    // A fixed-time job: every matching wall-clock time maps to one instant
+    // (LocalTimeInfo::instant), and that map never goes backwards as wall-clock time advances;
+    // so the answer is the image of the first match whose instant is after `t`. Matches after
+    // the wall-clock time of `t` all qualify except, when `t` is inside the second pass of a
+    // repeated hour, those whose first occurrence is already past: skip to the end of the
+    // repeat.
     for (int guard = 0; c && guard < 8; ++guard) {
         const LocalTimeInfo info = zone.lookup(*c);
         if (info.instant > t) return to_time_point(info.instant);

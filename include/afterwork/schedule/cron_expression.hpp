@@ -43,6 +43,27 @@ enum class CronField : std::uint8_t { second, minute, hour, day_of_month, month,
 /// otherwise a day matches if *either* matches. `0 0 1,15 * MON` fires on the 1st, the 15th
 /// and every Monday; `0 0 */2 * MON` only on odd-numbered days that are Mondays.
 ///
+/// **Daylight saving** (`next_after` in a zone other than UTC) follows Vixie cron / cronie
+/// (`src/cron.c`: after a change it calls `find_jobs` with `doWild` / `doNonWild` to pick which
+/// jobs run):
+/// - A wall-clock time the clock skips (it moved forward) fires once, at the instant of the
+///   change, the first valid instant after it; several skipped matches collapse into that one
+///   firing (`30 2 * * *` on a spring-forward day in America/New_York fires at 03:00 EDT).
+///   This holds for every job; cronie differs for wildcard jobs only, whose skipped matches it
+///   drops (`15 * * * *` fires at 03:00 EDT for the skipped 02:15 here, not at all in cronie).
+/// - A wall-clock time the clock passes twice (it moved back) depends on the job. A *wildcard*
+///   job, one whose minute or hour field *starts with* `*` (cronie's `MIN_STAR` / `HR_STAR`:
+///   `*`, `*/30`, `*/5` and `@hourly`), fires at each matching instant of both passes, so
+///   `0 * * * *` keeps firing every real hour and `*/30 * * * *` every real half hour. Any other
+///   job is a *fixed-time* job and fires once, at the first occurrence: `30 1 * * *`, and lists
+///   or ranges such as `0,30 1 * * *`, `0 1-3 * * *` or `0-59 1 * * *` (only the first
+///   character counts, as in cronie; `0-59` selects every minute but is not `*`). With six
+///   fields the seconds field takes no part: `* 30 1 * * *` is fixed-time (every second of the
+///   first 01:30 minute), `0 */20 * * * *` a wildcard job.
+/// The fire times of one expression are strictly increasing instants, each returned once, so
+/// calling `next_after` on its own result walks both passes in real-time order. UTC, or an
+/// `IntervalTrigger`, has no such changes.
+///
 /// **Rejected** with `ScheduleErrc::invalid_cron` and a message naming the field and the token:
 /// a wrong field count, values out of range (`hour: "25" is out of range 0-23`), unknown
 /// names (`day-of-week: unknown name "FUNDAY"`), empty list items, step 0, reversed ranges
@@ -81,6 +102,10 @@ public:
     /// Whether the day-of-month / day-of-week field starts with `*` (the Vixie flags).
     bool day_of_month_star() const noexcept { return (flags_ & kDomStar) != 0; }
     bool day_of_week_star() const noexcept { return (flags_ & kDowStar) != 0; }
+    /// Whether the minute or the hour field starts with `*` (cronie's `MIN_STAR` /
+    /// `HR_STAR`, `@hourly` included): a wildcard job, which fires in both passes of a repeated
+    /// wall-clock time (see **Daylight saving** above).
+    bool minute_or_hour_star() const noexcept { return (flags_ & kTimeStar) != 0; }
     /// Whether a day matches when either day field matches (neither starts with `*`).
     bool days_or() const noexcept { return (flags_ & (kDomStar | kDowStar)) == 0; }
 
@@ -91,14 +116,9 @@ public:
     /// in the next 400 years (only for expressions that can never fire, which `parse` rejects).
     std::optional<std::chrono::local_seconds> next_local(std::chrono::local_seconds after) const;
 
-    /// The first instant strictly after `after` at which it fires in `zone`, by the rule of
-    /// `LocalTimeInfo`: a matching wall-clock time the clock skips fires once at the instant of
-    /// the change (several skipped matches collapse into that one firing), and one the clock
-    /// passes twice fires at its first occurrence only. The rule holds for every expression, so
-    /// `*/15 * * * *` pauses during the repeated hour (cronie instead keeps running jobs with
-    /// `*` in minute or hour through it); an `IntervalTrigger` or the UTC zone keeps a steady
-    /// cadence. nullopt when the next one is beyond what `system_clock::time_point` holds
-    /// (year 2262).
+    /// The first instant strictly after `after` at which it fires in `zone` (see **Daylight
+    /// saving** above). nullopt when the next one is beyond what `system_clock::time_point`
+    /// holds (year 2262).
     std::optional<std::chrono::system_clock::time_point> next_after(
         std::chrono::system_clock::time_point after, const TimeZone& zone = {}) const;
 
@@ -110,6 +130,7 @@ private:
     static constexpr std::uint8_t kLastDay = 2;
     static constexpr std::uint8_t kDomStar = 4;
     static constexpr std::uint8_t kDowStar = 8;
+    static constexpr std::uint8_t kTimeStar = 16;
 
     CronExpression() = default;
     // Bit d (1..31) of the days of month y-m that match the day fields.

@@ -28,6 +28,8 @@ struct ZoneData;
 /// it, which is the instant of the change (02:30 on a spring-forward day in America/New_York
 /// → 03:00 EDT); one that exists twice (repeated by a clock that moved back) is its first
 /// occurrence (01:30 on a fall-back day in America/New_York → 01:30 EDT, never 01:30 EST).
+/// That is the instant a fixed-time cron job fires at; a wildcard one fires at `second` too
+/// (see `CronExpression`, **Daylight saving**).
 ///
 /// @par Thread safety
 /// A plain value: distinct objects safe, shared unsafe.

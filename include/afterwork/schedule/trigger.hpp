@@ -34,8 +34,9 @@ namespace afterwork {
 using TimePoint = std::chrono::system_clock::time_point;
 
 /// Fires whenever a cron expression matches the wall-clock time of a time zone (default UTC),
-/// across daylight-saving changes by the rule of `LocalTimeInfo` (see
-/// `CronExpression::next_after`).
+/// across daylight-saving changes as Vixie cron does: a skipped time fires once at the change,
+/// a repeated one in both passes for a wildcard job (minute or hour field starting with `*`)
+/// and once for a fixed-time job (see `CronExpression`, **Daylight saving**).
 /// @par Thread safety
 /// Distinct objects safe, shared unsafe; const members may run concurrently.
 class CronTrigger {

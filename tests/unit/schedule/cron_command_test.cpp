@@ -73,6 +73,25 @@ TEST(CronCommand, NextAcrossDaylightSaving) {
     EXPECT_EQ(r.out, "2026-03-08T03:00:00-04:00\n2026-03-09T02:30:00-04:00\n");
 }
 
+TEST(CronCommand, NextThroughTheRepeatedHour) {
+    // Europe/Berlin 2024-10-27 03:00 CEST -> 02:00 CET: `0 * * * *` fires every real hour.
+    const auto r = run({"cron",
+                        "next",
+                        "0 * * * *",
+                        "--tz",
+                        "Europe/Berlin",
+                        "-n",
+                        "4",
+                        "--after",
+                        "2024-10-27T01:30:00+02:00"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out,
+              "2024-10-27T02:00:00+02:00\n"
+              "2024-10-27T02:00:00+01:00\n"
+              "2024-10-27T03:00:00+01:00\n"
+              "2024-10-27T04:00:00+01:00\n");
+}
+
 TEST(CronCommand, NextDefaultsToNow) {
     const auto r = run({"cron", "next", "@hourly"});
     EXPECT_EQ(r.code, 0) << r.err;

@@ -28,9 +28,16 @@
 //
 // Also different but not generated: croniter accepts `5-0` in day-of-week as 5-7 (cron rejects
 // reversed ranges; we accept `FRI-SUN` and `5-7` and reject `5-0` with a hint), croniter's
-// `#` and `L<n>` day-of-week extensions and hashed `H` values (not supported here), and DST:
-// croniter's handling is ad hoc (it shifts results by the offset change when a result crosses
-// one); ours is the rule documented on LocalTimeInfo, tested in time_zone_test.cpp.
+// `#` and `L<n>` day-of-week extensions and hashed `H` values (not supported here), and DST,
+// which is why this test runs in UTC only. croniter 1.3.5 shifts results by the offset change
+// when a result crosses one, so what it does depends on the tz library of the start time:
+// with pytz it runs wildcard jobs in both passes of a repeated hour, as cron does, but also
+// fires fixed-time jobs at times that are not theirs (`30 2 * * *` in America/New_York on
+// 2024-11-03 at 01:30 EST, `0 * * * *` in Australia/Lord_Howe on 2024-04-07 at 01:30+10:30);
+// with zoneinfo or dateutil it runs no second pass at all and puts the fire time of the day
+// after an hour late (`30 1 * * *` in America/New_York: 2024-11-04 at 02:30 EST). Ours is
+// Vixie cron's rule (CronExpression, "Daylight saving"), tested in time_zone_test.cpp against
+// a minute-by-minute walk of real time.
 
 #include <algorithm>
 #include <bit>

@@ -7,10 +7,13 @@
 
 #include <atomic>
 #include <future>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -119,6 +122,59 @@ TEST_F(SchedulerTest, NonexistentLocalTimeFiresAtTheChange) {
     clock_->set(at("2026-03-08T06:00:00Z"));  // 01:00 EST, the spring-forward day
     scheduler().add("night", CronTrigger("30 2 * * *", "America/New_York"), [] { return no_op(); });
     EXPECT_EQ(info("night").next_run, at("2026-03-08T07:00:00Z"));  // 03:00 EDT
+}
+
+// Europe/Berlin 2024-10-27 03:00 CEST -> 02:00 CET: wildcard jobs run in both passes of
+// 02:00-02:59, at strictly increasing instants, each once; a fixed-time job runs once.
+TEST_F(SchedulerTest, RepeatedHourRunsWildcardJobsInBothPassesAndFixedTimeJobsOnce) {
+    clock_->set(at("2024-10-27T01:45:00+02:00"));
+    auto fired = std::make_shared<std::mutex>();
+    auto times = std::make_shared<std::map<std::string, std::vector<TimePoint>>>();
+    auto recording = [&](std::string id) {
+        return blocking([clock = clock_, fired, times, id] {
+            std::lock_guard lock(*fired);
+            (*times)[id].push_back(clock->now());
+        });
+    };
+    scheduler().add("hourly", CronTrigger("0 * * * *", "Europe/Berlin"), recording("hourly"));
+    scheduler().add("half", CronTrigger("*/30 * * * *", "Europe/Berlin"), recording("half"));
+    scheduler().add("night", CronTrigger("30 2 * * *", "Europe/Berlin"), recording("night"));
+    start();
+
+    // Every half hour of real time from 02:00 CEST to 03:00 CET.
+    const std::vector<TimePoint> steps = {at("2024-10-27T02:00:00+02:00"),
+                                          at("2024-10-27T02:30:00+02:00"),
+                                          at("2024-10-27T02:00:00+01:00"),
+                                          at("2024-10-27T02:30:00+01:00"),
+                                          at("2024-10-27T03:00:00+01:00")};
+    std::uint64_t half_runs = 0, hourly_runs = 0;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        EXPECT_EQ(info("half").next_run, steps[i]) << i;
+        clock_->set(steps[i]);
+        ASSERT_TRUE(finished_runs("half", ++half_runs)) << i;
+        if (i % 2 == 0) {
+            ASSERT_TRUE(finished_runs("hourly", ++hourly_runs)) << i;
+        }
+        if (i == 1) {
+            ASSERT_TRUE(finished_runs("night", 1));
+        }
+        EXPECT_EQ(info("half").last_run, steps[i]) << i;
+    }
+    EXPECT_EQ(info("half").next_run, at("2024-10-27T03:30:00+01:00"));
+    EXPECT_EQ(info("hourly").next_run, at("2024-10-27T04:00:00+01:00"));
+    EXPECT_EQ(info("night").next_run, at("2024-10-28T02:30:00+01:00"));
+
+    std::lock_guard lock(*fired);
+    EXPECT_EQ((*times)["half"], steps);
+    EXPECT_EQ((*times)["hourly"],
+              (std::vector<TimePoint>{at("2024-10-27T02:00:00+02:00"),
+                                      at("2024-10-27T02:00:00+01:00"),
+                                      at("2024-10-27T03:00:00+01:00")}));
+    EXPECT_EQ((*times)["night"], (std::vector<TimePoint>{at("2024-10-27T02:30:00+02:00")}));
+    for (const auto* id : {"half", "hourly", "night"}) {
+        EXPECT_EQ(info(id).missed, 0u) << id;
+        EXPECT_EQ(info(id).skipped, 0u) << id;
+    }
 }
 
 TEST_F(SchedulerTest, OccurrencesPastTheGraceAreMissedAndTheRestCoalesce) {
