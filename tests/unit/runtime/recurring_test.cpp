@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/system/system_error.hpp>
 #include <gtest/gtest.h>
 
 #include <afterwork/runtime/loop.hpp>
