@@ -97,5 +97,7 @@ afterwork_build() {
         cmake -S "$AFTERWORK_ROOT" -B "$dir" -G Ninja --log-level=WARNING \
             -DCMAKE_BUILD_TYPE="$type" -DAFTERWORK_SANITIZE="$sanitize"
     fi
-    ninja -C "$dir" "$@"
+    # ccache caches the files that use a precompiled header (cmake/AfterworkPch.cmake) only
+    # with this sloppiness; other settings stay as the user's ccache configuration has them.
+    CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros}" ninja -C "$dir" "$@"
 }

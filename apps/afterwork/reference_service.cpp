@@ -15,6 +15,7 @@
 #include <system_error>
 #include <unordered_map>
 
+#include <boost/asio/error.hpp>
 #include <boost/describe/class.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include <boost/asio/error.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/prefer.hpp>

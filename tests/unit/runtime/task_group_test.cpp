@@ -6,6 +6,8 @@
 #include <string>
 #include <thread>
 
+#include <boost/asio/error.hpp>
+#include <boost/system/system_error.hpp>
 #include <gtest/gtest.h>
 
 #include <support/eventually.hpp>

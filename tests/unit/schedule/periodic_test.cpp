@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include <boost/system/system_error.hpp>
 #include <gtest/gtest.h>
 
 #include <afterwork/runtime/event.hpp>
