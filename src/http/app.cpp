@@ -20,15 +20,13 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace detail {
 
-AppCore::AppCore(App& owner) : app(owner) {
+AppCore::AppCore(App& owner)
+    : app(owner), background([this]() -> Queue& {
+          std::lock_guard lock(jobs_mutex);
+          return jobs_locked();
+      }) {
     std::random_device random;
     request_id_seed = (std::uint64_t{random()} << 32) ^ random();
-    background_gate.pending = &background.pending;
-    background_gate.jobs = [this]() -> Queue& {
-        std::lock_guard lock(jobs_mutex);
-        return jobs_locked();
-    };
-    spawned.on_empty([this] { notify(); });
 }
 
 AppCore::~AppCore() = default;
@@ -133,7 +131,7 @@ std::vector<RecurringStatus> App::recurring_status() const {
     return list;
 }
 
-TaskGroup& App::spawned_group() noexcept { return core_->spawned; }
+TaskGroup& App::spawned_group() noexcept { return core_->background.spawned(); }
 
 AppState& App::state() noexcept { return core_->state; }
 
@@ -185,15 +183,20 @@ int App::run(const ServeOptions& options) {
 
 bool App::wait_background_idle(std::chrono::milliseconds timeout) {
     auto& core = *core_;
-    std::unique_lock lock(core.mutex);
-    return core.wait_for_change(lock, SteadyClock::now() + timeout,
-                                [&] { return core.background.pending.load() == 0; });
+    const auto deadline = SteadyClock::now() + timeout;
+    if (core.background.tasks_done() || core.loops.empty()) return core.background.tasks_done();
+    // The wait is a task on loop 0; this thread only waits for its end (bounded, in case it is
+    // a loop thread that the task needs).
+    auto waiting =
+        afterwork::spawn(core.loops.front()->executor(), core.background.wait_tasks_done(deadline),
+                         SpawnOptions{.name = "wait background idle"});
+    if (!waiting.wait_for(timeout + std::chrono::seconds(1))) {
+        waiting.cancel();
+        return false;
+    }
+    return waiting.get();
 }
 
-BackgroundStats App::background_stats() const noexcept {
-    const auto& counters = core_->background;
-    return {counters.scheduled.load(), counters.succeeded.load(), counters.failed.load(),
-            counters.dropped.load(),   counters.abandoned.load(), counters.pending.load()};
-}
+BackgroundStats App::background_stats() const noexcept { return core_->background.stats(); }
 
 }  // namespace afterwork

@@ -2,8 +2,9 @@
 #pragma once
 
 // AppCore: everything behind `App` — routes, hooks, loops, pools, the server, the background
-// task runner and the shutdown ladder. Configuration members are written before start and only
-// read afterwards; counters are atomics; `mutex`/`changed` guard the lifecycle flags.
+// task runner and the shutdown, an ordered list of services stopped from one coroutine.
+// Configuration members are written before start and only read afterwards; counters are
+// atomics; `mutex`/`changed` guard the lifecycle flags that the blocking calls wait for.
 // Its members are defined by concern: app.cpp (construction, the scheduler and the job queue
 // created on first use), dispatch.cpp (requests), background_runner.cpp (background tasks),
 // lifecycle.cpp (start, hooks, lifespan, signals, services, the shutdown ladder).
@@ -25,6 +26,7 @@
 #include <afterwork/runtime/loop.hpp>
 #include <afterwork/runtime/task_group.hpp>
 
+#include "http/background_runner.hpp"
 #include "http/router.hpp"
 
 
@@ -52,15 +54,6 @@ struct Dispatch {
     BackgroundTasks& tasks;
     Router::Outcome outcome;
     bool handler_failed = false;
-};
-
-struct BackgroundCounters {
-    std::atomic<std::uint64_t> scheduled{0};
-    std::atomic<std::uint64_t> succeeded{0};
-    std::atomic<std::uint64_t> failed{0};
-    std::atomic<std::uint64_t> dropped{0};
-    std::atomic<std::uint64_t> abandoned{0};
-    std::atomic<std::uint64_t> pending{0};
 };
 
 struct AppCore {
@@ -92,28 +85,23 @@ struct AppCore {
     std::optional<AppJobsOptions> jobs_options;
     std::unique_ptr<Queue> jobs;
     Queue& jobs_locked();  // creates it on first use; jobs_mutex held
-    std::unique_ptr<Worker> jobs_worker;  // set at start, read-only until the ladder stops it
+    std::unique_ptr<Worker> jobs_worker;  // set at start, read-only until the shutdown stops it
     void start_jobs_worker();
-    void stop_jobs_worker(std::chrono::steady_clock::time_point deadline);
     AppState state;
     ServeOptions options;
 
     // --- running ---
     std::vector<std::unique_ptr<Loop>> loops;
     std::unique_ptr<BlockingPool> handler_pool;
-    std::unique_ptr<BlockingPool> background_pool;
-    std::unique_ptr<TaskGroup> background_group;
     std::unique_ptr<TaskGroup> lifecycle_group;  // the lifespan coroutine
+    // Created before the signal watcher (which may hurry it), bound in the start.
     std::unique_ptr<Server> server;
-    // Started after the startup hooks, stopped in the shutdown ladder; read-only in between.
+    // Started after the startup hooks, stopped in the shutdown; read-only in between.
     std::vector<PeriodicTask> periodic_tasks;
     std::vector<Supervisor> supervisors;
-    // Tasks started with App::spawn: the app's own group. It wakes the lifecycle waiters
-    // when it empties.
-    TaskGroup spawned{"app"};
     std::atomic<std::size_t> next_spawn_loop{0};
-    BackgroundCounters background;
-    BackgroundGate background_gate;
+    // Background tasks and the tasks of App::spawn.
+    BackgroundRunner background;
     std::atomic<std::uint64_t> request_counter{0};
     std::uint64_t request_id_seed = 0;
 
@@ -121,45 +109,16 @@ struct AppCore {
     enum class Phase { idle, starting, serving, stopping, stopped };
     std::mutex mutex;
     std::condition_variable changed;
-    std::atomic<int> waiters{0};      // threads waiting on `changed` for a counter
     Phase phase = Phase::idle;
     bool stop_requested = false;
-    bool hurry = false;               // a second signal: skip the remaining waits
     bool lifespan_serving = false;    // the lifespan reached `serving()`
     bool lifespan_finished = false;
     bool shutdown_started = false;    // `serving()` may return
     std::string lifespan_error;       // what the lifespan threw, if it did
     Event serving_ends;               // set with `shutdown_started`: `serving()` returns
+    Event lifespan_ended;             // set with `lifespan_finished`: the shutdown's last wait
     std::shared_ptr<void> signals;    // the signal_set `wait()` listens on (loop 0)
     std::function<void()> cancel_signals;  // posts its cancellation
-
-    /// Wakes every lifecycle waiter (after changing a flag or a counter they test). Free when
-    /// nobody waits: `waiters` and the counters are seq_cst, so a waiter that registered
-    /// after this load sees the new counter value in its predicate.
-    void notify() {
-        if (waiters.load() == 0) return;
-        std::lock_guard lock(mutex);
-        changed.notify_all();
-    }
-    /// Waits on `changed` for `done()` (under `mutex`) until `deadline`.
-    template <class Predicate>
-    bool wait_for_change(std::unique_lock<std::mutex>& lock,
-                         std::chrono::steady_clock::time_point deadline, Predicate done) {
-        waiters.fetch_add(1);
-        bool result = changed.wait_until(lock, deadline, done);
-        waiters.fetch_sub(1);
-        return result;
-    }
-    /// Waits until `done()` holds, `hurry` is set or `deadline` passes; true when `done()`.
-    template <class Predicate>
-    bool wait_until(std::chrono::steady_clock::time_point deadline, Predicate done) {
-        std::unique_lock lock(mutex);
-        return wait_for_change(lock, deadline, [&] { return hurry || done(); }) && done();
-    }
-    /// Marks `count` background tasks as ended.
-    void finish_background(std::uint64_t count) {
-        if (background.pending.fetch_sub(count) == count) notify();
-    }
 
     // --- requests ---
     /// Fills the derived fields of `data` (path, query, route, request id). Returns an error
@@ -171,18 +130,20 @@ struct AppCore {
     /// After the response of `data` was written (or failed to be): drops the tasks of a failed
     /// handler, except `always` ones, and hands the rest to the runner.
     void after_response(BackgroundTasks& tasks, bool handler_failed, const RequestData& data);
-    /// Hands tasks to the runner: plain functions only go to the background pool in one item,
-    /// anything else runs as a coroutine on `executor`.
-    void schedule_background(BackgroundTasks::Entries entries,
-                             const Executor& executor, std::string request_id,
-                             const Route* route);
-
-    /// Runs `hooks` on loop 0 and waits. Startup: in order, rethrowing the first failure.
-    /// Shutdown: in reverse order, every hook, failures logged.
-    void run_hooks(const std::vector<App::Hook>& hooks, bool shutdown);
+    /// Runs the startup hooks on loop 0 and waits: in order, rethrowing the first failure.
+    void run_startup_hooks();
+    /// The blocking `App::stop`: runs `shutdown` on loop 0, waits for it, then releases the
+    /// loops and pools. Concurrent callers wait for the first one's end.
     void stop_ladder();
+    /// The shutdown itself, from a task on loop 0: every service in order (lifecycle.cpp says
+    /// which and why), then the shutdown hooks and the lifespan's tail.
+    Task<void> shutdown(std::chrono::steady_clock::time_point deadline);
+    /// A second signal: the drain of connections and background tasks stops waiting.
+    void hurry() noexcept;
     void start_recurring();
-    void stop_recurring();
+    /// The scheduler, the periodic and the supervised tasks with their names for logs, in the
+    /// order the shutdown stops them.
+    std::vector<std::pair<Service*, std::string>> recurring_services();
     void release_runtime();
 };
 

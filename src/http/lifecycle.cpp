@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The app's lifecycle: `App::start` (loops, pools, signals, the listener, the lifespan, the
 // startup hooks, then the scheduler, the periodic and supervised tasks and the job worker),
-// `App::serving`, the hooks, and the shutdown ladder that stops all of it in order. Apart from
-// the facade and from request handling because it changes with the order of start and stop.
+// `App::serving`, the hooks, and the shutdown: one coroutine that stops the app's services in
+// order, then runs the shutdown hooks and the lifespan's tail. Apart from the facade and from
+// request handling because it changes with the order of start and stop.
 #include "http/app_core.hpp"
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <afterwork/runtime/offload.hpp>
 #include <afterwork/runtime/use_task.hpp>
 
 #include "http/server.hpp"
@@ -53,10 +55,32 @@ Task<void> run_lifespan(AppCore* app) {
     } catch (...) {
         error = describe_exception(std::current_exception());
     }
-    std::lock_guard lock(app->mutex);
-    app->lifespan_finished = true;
-    app->lifespan_error = error;
-    app->changed.notify_all();
+    {
+        std::lock_guard lock(app->mutex);
+        app->lifespan_finished = true;
+        app->lifespan_error = error;
+        app->changed.notify_all();
+    }
+    app->lifespan_ended.set();
+}
+
+// One step of the shutdown: asks `service` to stop and waits for it until `deadline`. A stop
+// that throws is logged, and the shutdown goes on with the next step.
+Task<void> stop_service(Service& service, SteadyClock::time_point deadline, std::string what) {
+    spdlog::info("stopping {}", what);
+    std::string failure;
+    try {
+        // A statement of its own: g++ 12 mishandles a co_await inside a condition.
+        const bool stopped = co_await service.stop(deadline);
+        if (stopped) co_return;
+    } catch (...) {
+        failure = describe_exception(std::current_exception());
+    }
+    if (failure.empty()) {
+        spdlog::warn("{} did not stop in time", what);
+    } else {
+        spdlog::error("stopping {} failed: {}", what, failure);
+    }
 }
 
 }  // namespace
@@ -67,25 +91,33 @@ Task<void> watch_signals(AppCore* app, std::shared_ptr<asio::signal_set> signals
         boost::system::error_code ec;
         int signal = co_await signals->async_wait(asio::redirect_error(use_task, ec));
         if (ec) co_return;
-        std::lock_guard lock(app->mutex);
-        if (!app->stop_requested) {
+        bool again = false;
+        {
+            std::lock_guard lock(app->mutex);
+            again = app->stop_requested;
+            app->stop_requested = true;
+            app->changed.notify_all();
+        }
+        if (!again) {
             spdlog::info("received {}: shutting down gracefully (send it again to hurry)",
                          signal == SIGINT ? "SIGINT" : "SIGTERM");
-            app->stop_requested = true;
         } else {
             spdlog::warn("second signal: not waiting any longer for requests and tasks");
-            app->hurry = true;
+            app->hurry();
         }
-        app->changed.notify_all();
     }
 }
 
-void AppCore::run_hooks(const std::vector<App::Hook>& hooks, bool shutdown) {
-    if (hooks.empty()) return;
-    std::vector<App::Hook> ordered = hooks;
-    if (shutdown) std::reverse(ordered.begin(), ordered.end());
+void AppCore::hurry() noexcept {
+    // The server exists before this watcher starts, and goes after it ended.
+    if (server) server->hurry();
+    background.hurry();
+}
+
+void AppCore::run_startup_hooks() {
+    if (startup_hooks.empty()) return;
     auto failure =
-        afterwork::spawn(loops.front()->executor(), run_hook_list(this, std::move(ordered), shutdown))
+        afterwork::spawn(loops.front()->executor(), run_hook_list(this, startup_hooks, false))
             .get();
     if (!failure.empty()) throw std::runtime_error(failure);
 }
@@ -113,29 +145,20 @@ void AppCore::start_recurring() {
     }
 }
 
-void AppCore::stop_recurring() {
-    Scheduler* schedules = nullptr;
+std::vector<std::pair<Service*, std::string>> AppCore::recurring_services() {
+    std::vector<std::pair<Service*, std::string>> services;
     {
         std::lock_guard lock(scheduler_mutex);
-        schedules = scheduler.get();
+        if (scheduler) services.emplace_back(scheduler.get(), "schedules");
     }
-    if (schedules) schedules->request_stop();
-    for (auto& task : periodic_tasks) task.request_stop();
-    for (auto& supervisor : supervisors) supervisor.request_stop();
-    const auto deadline = SteadyClock::now() + std::chrono::seconds(5);
     for (auto& task : periodic_tasks) {
-        if (!task.wait_stopped(deadline - SteadyClock::now())) {
-            spdlog::warn("periodic task {} did not stop in time", task.service_name());
-        }
+        services.emplace_back(&task, fmt::format("periodic task {}", task.service_name()));
     }
     for (auto& supervisor : supervisors) {
-        if (!supervisor.wait_stopped(deadline - SteadyClock::now())) {
-            spdlog::warn("supervised task {} did not stop in time", supervisor.service_name());
-        }
+        services.emplace_back(&supervisor,
+                              fmt::format("supervised task {}", supervisor.service_name()));
     }
-    if (schedules && !schedules->wait_stopped(deadline - SteadyClock::now())) {
-        spdlog::warn("schedules did not stop in time");
-    }
+    return services;
 }
 
 void AppCore::start_jobs_worker() {
@@ -148,14 +171,6 @@ void AppCore::start_jobs_worker() {
     jobs_worker->start();
 }
 
-void AppCore::stop_jobs_worker(SteadyClock::time_point deadline) {
-    if (!jobs_worker) return;
-    const auto grace = std::max(SteadyClock::duration::zero(), deadline - SteadyClock::now());
-    if (!jobs_worker->stop(grace)) {
-        spdlog::warn("job worker {} did not stop in time", jobs_worker->id());
-    }
-}
-
 void AppCore::release_runtime() {
     // The worker's tasks run on the loops: it goes while they still run.
     jobs_worker.reset();
@@ -164,7 +179,7 @@ void AppCore::release_runtime() {
     // Pools first: their last completions post to stopped loops, which still exist. Then the
     // loops, whose destruction frees suspended coroutines that may still refer to the server.
     handler_pool.reset();
-    background_pool.reset();
+    background.release();
     // I/O objects must go before their io_context; those owned by suspended coroutines go
     // with the loop's destruction itself.
     if (server) server->drop_listener();
@@ -174,7 +189,6 @@ void AppCore::release_runtime() {
     signals.reset();
     loops.clear();
     server.reset();
-    background_group.reset();
     lifecycle_group.reset();
 }
 
@@ -192,65 +206,11 @@ void AppCore::stop_ladder() {
     const auto deadline = started + options.drain_timeout;
     spdlog::info("shutting down: finishing requests and background tasks (drain timeout {} ms)",
                  options.drain_timeout.count());
-
-    // 1. Stop intake; in-flight requests finish, idle keep-alive connections close. The job
-    //    worker stops claiming too: jobs are durable, another worker (or the next start) takes
-    //    them.
-    if (jobs_worker) jobs_worker->request_stop();
-    if (server) {
-        server->stop_accepting();
-        if (!wait_until(deadline, [&] { return server->connections() == 0; })) {
-            spdlog::warn("closing {} connection(s) still busy after the drain timeout",
-                         server->connections());
-            server->cancel_connections();
-            wait_until(SteadyClock::now() + std::chrono::seconds(5),
-                       [&] { return server->connections() == 0; });
-        }
-    }
-
-    // 2. Background tasks and tracked tasks get what is left of the deadline, then are
-    //    cancelled (they see it and clean up) or, not started yet, abandoned.
-    background_group->close();
-    auto no_pending = [&] {
-        return background.pending.load() == 0 && spawned.size() == 0;
-    };
-    if (!wait_until(deadline, no_pending)) {
-        spdlog::warn(
-            "{} background task(s) and {} tracked task(s) still running after the drain "
-            "timeout: cancelling",
-            background.pending.load(), spawned.size());
-        background_group->cancel_all();
-        spawned.cancel_all(CancelReason::shutdown);
-        background_pool->drop_pending();
-        {
-            std::lock_guard lock(mutex);
-            hurry = false;  // the cancellations deserve their short wait even after a 2nd signal
-        }
-        wait_until(SteadyClock::now() + std::chrono::seconds(5), no_pending);
-    }
-
-    if (cancel_signals) cancel_signals();
-
-    // Running durable jobs get what is left of the deadline, then are cancelled and their
-    // leases released so another worker takes them at once (attempt not counted) — before the
-    // lifespan shutdown closes what they use.
-    stop_jobs_worker(deadline);
-
-    // Periodic and supervised tasks stop before the shutdown hooks close what they use.
-    stop_recurring();
-
-    // 3. Lifespan shutdown: hooks in reverse order, then the lifespan coroutine's tail.
-    run_hooks(shutdown_hooks, true);
-    if (lifespan) {
-        {
-            std::lock_guard lock(mutex);
-            shutdown_started = true;
-        }
-        serving_ends.set();
-        std::unique_lock lock(mutex);
-        changed.wait(lock, [&] { return lifespan_finished; });
-        if (!lifespan_error.empty()) spdlog::error("lifespan shutdown failed: {}", lifespan_error);
-    }
+    // Loop 0 carries the lifespan and the hooks, which the shutdown runs in turn. Every step
+    // is bounded or ends with the work it waits for; the lifespan's tail is the user's.
+    afterwork::spawn(loops.front()->executor(), shutdown(deadline),
+                     SpawnOptions{.name = "shutdown"})
+        .get();
     state.thaw();
     release_runtime();
     spdlog::info("shutdown complete in {} ms",
@@ -259,6 +219,66 @@ void AppCore::stop_ladder() {
     std::lock_guard lock(mutex);
     phase = Phase::stopped;
     changed.notify_all();
+}
+
+// The order, and why each step is where it is (docs/architecture.md, Shutdown):
+//  1. the job worker stops claiming: jobs are durable, another worker or the next start takes
+//     them — the only intake stopped before the server's drain, since nothing waits on it;
+//  2. the server: no new connection, in-flight requests finish (they may still add background
+//     tasks, so the runner's gate stays open until here);
+//  3. the background runner: its tasks and App::spawn ones finish or are cancelled;
+//  4. the job worker's running jobs finish or are cancelled, and their leases are released;
+//  5. the scheduler, periodic and supervised tasks;
+//  6. the shutdown hooks, then the lifespan's tail: they close what all of the above used.
+Task<void> AppCore::shutdown(SteadyClock::time_point deadline) {
+    if (jobs_worker) jobs_worker->request_stop();
+    // Labels are locals: g++ 12 destroys temporaries inside a co_await expression twice.
+    if (server) {
+        std::string what(server->service_name());
+        co_await stop_service(*server, deadline, std::move(what));
+    }
+    {
+        std::string what(background.service_name());
+        co_await stop_service(background, deadline, std::move(what));
+    }
+
+    if (cancel_signals) cancel_signals();
+
+    // Running durable jobs get what is left of the deadline, then are cancelled and their
+    // leases released so another worker takes them at once (attempt not counted) — before the
+    // lifespan shutdown closes what they use.
+    if (jobs_worker) {
+        std::string what = "job worker " + jobs_worker->id();
+        co_await stop_service(*jobs_worker, deadline, std::move(what));
+    }
+
+    // Schedules, periodic and supervised tasks stop before the shutdown hooks close what they
+    // use; all are asked at once, then each gets its five seconds.
+    {
+        auto services = recurring_services();
+        for (auto& [service, what] : services) service->request_stop();
+        const auto recurring_deadline = SteadyClock::now() + std::chrono::seconds(5);
+        for (auto& [service, what] : services) {
+            co_await stop_service(*service, recurring_deadline, std::move(what));
+        }
+    }
+
+    // Lifespan shutdown: hooks in reverse order, then the lifespan coroutine's tail.
+    if (!shutdown_hooks.empty()) {
+        spdlog::info("running the shutdown hooks");
+        std::vector<App::Hook> hooks(shutdown_hooks.rbegin(), shutdown_hooks.rend());
+        co_await run_hook_list(this, std::move(hooks), true);
+    }
+    if (lifespan) {
+        {
+            std::lock_guard lock(mutex);
+            shutdown_started = true;
+        }
+        serving_ends.set();
+        co_await lifespan_ended.wait();
+        std::lock_guard lock(mutex);
+        if (!lifespan_error.empty()) spdlog::error("lifespan shutdown failed: {}", lifespan_error);
+    }
 }
 
 }  // namespace detail
@@ -294,13 +314,10 @@ void App::start(const ServeOptions& options) {
     }
     core.handler_pool = std::make_unique<BlockingPool>(
         BlockingPoolOptions{"handlers", options.handler_threads, 10'000});
-    // The gate refuses new tasks at the limit, so the pool's queue (one item per request)
-    // never fills before it.
-    core.background_gate.limit = options.background_queue_limit;
-    core.background_pool = std::make_unique<BlockingPool>(BlockingPoolOptions{
-        "background", options.background_threads, options.background_queue_limit + 1});
-    core.background_group = std::make_unique<TaskGroup>("background");
+    core.background.start(options.background_threads, options.background_queue_limit);
     core.lifecycle_group = std::make_unique<TaskGroup>("lifespan");
+    // Before the signal watcher, which may hurry it.
+    if (options.listen) core.server = std::make_unique<detail::Server>(core);
     if (options.handle_signals) {
         // From here on, SIGINT/SIGTERM ask for a graceful stop: one arriving during startup
         // makes `wait()` return as soon as the app serves.
@@ -316,10 +333,7 @@ void App::start(const ServeOptions& options) {
 
     std::string failure;
     try {
-        if (options.listen) {
-            core.server = std::make_unique<detail::Server>(core);
-            core.server->bind(options.host, options.port);
-        }
+        if (core.server) core.server->bind(options.host, options.port);
         if (core.lifespan) {
             core.lifecycle_group->spawn(core.loops.front()->executor(),
                                         detail::run_lifespan(&core), "lifespan");
@@ -332,7 +346,7 @@ void App::start(const ServeOptions& options) {
                         : core.lifespan_error);
             }
         }
-        core.run_hooks(core.startup_hooks, false);
+        core.run_startup_hooks();
         core.start_recurring();
         core.start_jobs_worker();
     } catch (...) {

@@ -165,17 +165,27 @@ void Server::start_accepting() {
     }
 }
 
-void Server::stop_accepting() {
-    stopping_ = true;
-    asio::post(app_.loops.front()->executor(), [this] {
-        if (acceptor_) {
-            boost::system::error_code ignored;
-            acceptor_->close(ignored);
+void Server::request_stop() noexcept {
+    if (stopping_.exchange(true)) return;
+    try {
+        asio::post(app_.loops.front()->executor(), [this] {
+            if (acceptor_) {
+                boost::system::error_code ignored;
+                acceptor_->close(ignored);
+            }
+        });
+        for (std::size_t i = 0; i < app_.loops.size(); ++i) {
+            asio::post(app_.loops[i]->executor(), [this, i] { close_idle(i); });
         }
-    });
-    for (std::size_t i = 0; i < app_.loops.size(); ++i) {
-        asio::post(app_.loops[i]->executor(), [this, i] { close_idle(i); });
+    } catch (...) {
+        // Out of memory for a post: the connections it did not reach are cancelled at the
+        // drain deadline instead.
     }
+}
+
+void Server::hurry() noexcept {
+    hurry_ = true;
+    drain_waiters_.notify();
 }
 
 void Server::close_idle(std::size_t loop_index) {
@@ -185,10 +195,32 @@ void Server::close_idle(std::size_t loop_index) {
     }
 }
 
-void Server::cancel_connections() { sessions_.cancel_all(); }
+Task<bool> Server::stop(Clock::time_point deadline) {
+    request_stop();
+    constexpr auto kCancelGrace = std::chrono::seconds(5);
+    const auto drained_or_hurried = [this] { return drained() || hurry_.load(); };
+    if (!(co_await drain_waiters_.wait_until(deadline, drained_or_hurried) && drained())) {
+        spdlog::warn("closing {} connection(s) still busy after the drain timeout",
+                     connections());
+        sessions_.cancel_all(CancelReason::shutdown);
+    }
+    // The sessions' frames end a little after their count drops; the cancelled ones get a
+    // short wait to unwind, even after a second signal.
+    bool ended = co_await sessions_.join_until(Clock::now() + kCancelGrace);
+    // The acceptor ended with its listener; the timeout sweeps would end at their next tick.
+    acceptors_.cancel_all(CancelReason::shutdown);
+    ended = co_await acceptors_.join_until(Clock::now() + kCancelGrace) && ended;
+    co_return ended;
+}
 
 Task<void> Server::accept_loop(Tcp::acceptor acceptor) {
     acceptor_ = &acceptor;
+    // Also when the server's stop cancels this task: `request_stop` must not reach a closed
+    // frame's acceptor.
+    struct Forget {
+        Tcp::acceptor*& acceptor;
+        ~Forget() { acceptor = nullptr; }
+    } forget{acceptor_};
     asio::steady_timer backoff(acceptor.get_executor());
     while (!stopping_) {
         std::size_t index = next_loop_++ % app_.loops.size();
@@ -205,7 +237,6 @@ Task<void> Server::accept_loop(Tcp::acceptor acceptor) {
         connections_.fetch_add(1);
         sessions_.spawn(executor, session(Tcp::socket(std::move(socket)), index), "connection");
     }
-    acceptor_ = nullptr;
 }
 
 Task<boost::system::error_code> Server::read_more(Connection& connection,
@@ -272,7 +303,10 @@ Task<void> Server::session(Tcp::socket socket, std::size_t loop_index) {
         std::list<Connection*>::iterator self;
         ~Unregister() {
             registry.erase(self);
-            if (server.connections_.fetch_sub(1) == 1) server.app_.notify();
+            // Seen by a stop's drain: both counters are seq_cst (see WakeList).
+            if (server.connections_.fetch_sub(1) == 1 && server.stopping_.load()) {
+                server.drain_waiters_.notify();
+            }
         }
     } unregister{*this, registry, registry.begin()};
 
@@ -346,7 +380,9 @@ Task<void> Server::session(Tcp::socket socket, std::size_t loop_index) {
                     if (!parser.is_done() &&
                         beast::iequals(header[http::field::expect], "100-continue")) {
                         connection.output = "HTTP/1.1 100 Continue\r\n\r\n";
-                        if (co_await write_output(connection)) {
+                        // Its own statement: g++ 12 mishandles a co_await in a condition.
+                        const auto written = co_await write_output(connection);
+                        if (written) {
                             close = true;
                             break;
                         }
@@ -382,7 +418,7 @@ Task<void> Server::session(Tcp::socket socket, std::size_t loop_index) {
         const unsigned version = data.message.version();
         const bool head = data.message.method() == http::verb::head;
         bool keep_alive = data.message.keep_alive();
-        BackgroundTasks tasks(&app_.background_gate);
+        BackgroundTasks tasks(app_.background.gate());
         bool failed = false;
         Response response;
         if (auto refused = app_.prepare(data)) {

@@ -39,7 +39,7 @@ namespace {
 // Runs one request on a loop the way a connection does: prepare, handle, hand back the
 // response, then schedule the background tasks.
 Task<TestResponse> exchange(detail::AppCore* app, std::shared_ptr<detail::RequestData> data) {
-    BackgroundTasks tasks(&app->background_gate);
+    BackgroundTasks tasks(app->background.gate());
     bool failed = false;
     Response response;
     if (auto refused = app->prepare(*data)) {

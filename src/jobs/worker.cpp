@@ -852,7 +852,9 @@ Task<bool> wait_idle(StatePtr state, std::chrono::steady_clock::time_point deadl
             std::lock_guard lock(state->mutex);
             if (done(*state)) co_return true;
         }
-        if (!co_await state->idle_event.wait_until(deadline)) {
+        // A statement of its own: g++ 12 mishandles a co_await inside a condition.
+        const bool woken = co_await state->idle_event.wait_until(deadline);
+        if (!woken) {
             std::lock_guard lock(state->mutex);
             co_return done(*state);
         }
@@ -881,7 +883,8 @@ Task<bool> Worker::stop(std::chrono::steady_clock::time_point deadline) {
     }
     // 1. Running jobs get until the deadline.
     const auto handlers_ended = [](const detail::WorkerState& s) { return s.active == 0; };
-    if (!co_await wait_idle(state, deadline, handlers_ended)) {
+    const bool handlers_done = co_await wait_idle(state, deadline, handlers_ended);
+    if (!handlers_done) {
         // 2. Then they are cancelled; their outcomes release them to the store.
         std::lock_guard lock(state->mutex);
         for (auto& [id, run] : state->runs) {

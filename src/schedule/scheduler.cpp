@@ -644,9 +644,12 @@ std::string_view Scheduler::service_name() const noexcept { return state_->name;
 
 Task<bool> Scheduler::stop(std::chrono::steady_clock::time_point deadline) {
     request_stop();
-    // The loop's group empties when the loop ends (never started: at once).
-    if (!co_await state_->loop.join_until(deadline)) co_return false;
-    co_return co_await state_->instances.join_until(deadline);
+    // The loop's group empties when the loop ends (never started: at once). Each await is a
+    // statement of its own: g++ 12 mishandles a co_await inside a condition.
+    const bool loop_ended = co_await state_->loop.join_until(deadline);
+    if (!loop_ended) co_return false;
+    const bool runs_ended = co_await state_->instances.join_until(deadline);
+    co_return runs_ended;
 }
 
 void Scheduler::request_stop() noexcept {

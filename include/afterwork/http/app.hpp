@@ -29,9 +29,12 @@
 /// Built-in answers: 404 unknown path, 405 wrong method (with `Allow`), 400 malformed request,
 /// 413 body too large, 431 headers too large, 503 when a pool or the connection limit is full.
 ///
-/// Shutdown (SIGTERM/SIGINT in `run`, or `request_stop`): stop accepting → let in-flight
-/// requests finish → wait for background tasks up to `drain_timeout` → cancel what still runs
-/// and log what never started as abandoned → lifespan shutdown → exit code 0.
+/// Shutdown (SIGTERM/SIGINT in `run`, or `request_stop`): the job worker stops claiming → stop
+/// accepting and let in-flight requests finish → wait for background tasks up to
+/// `drain_timeout` → cancel what still runs and log what never started as abandoned → running
+/// jobs get the rest of the deadline, then are cancelled and released to the store → schedules,
+/// periodic and supervised tasks stop → lifespan shutdown → exit code 0. A second signal stops
+/// the waiting for requests and background tasks: they are cancelled at once.
 ///
 /// @par Thread safety
 /// Configure (routes, middleware, hooks, `state()` setup) from one thread before `start`/`run`.
@@ -310,13 +313,15 @@ public:
     /// Blocks until `request_stop` or (with `handle_signals`) SIGINT/SIGTERM, even one that
     /// arrived during startup.
     void wait();
-    /// The graceful shutdown ladder; blocks until done. Idempotent. Call from a plain thread.
+    /// The graceful shutdown: stops the app's services in order from a task on loop 0 and
+    /// blocks until done. Idempotent. Call from a plain thread, not a loop thread.
     void stop();
     /// start + wait + stop. Returns the process exit code: 0 after a clean shutdown, 1 when
     /// startup failed (the reason is logged).
     int run(const ServeOptions& options = {});
 
-    /// Blocks until no background task is queued or running, or `timeout` passes.
+    /// Blocks until no background task is queued or running, or `timeout` passes. Call from a
+    /// plain thread: the wait itself is a task on loop 0.
     bool wait_background_idle(std::chrono::milliseconds timeout = std::chrono::seconds(10));
     BackgroundStats background_stats() const noexcept;
 

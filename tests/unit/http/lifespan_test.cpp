@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <afterwork/http/app.hpp>
 
+#include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -10,16 +12,24 @@
 #include <vector>
 
 #include <boost/json/parse.hpp>
+#include <boost/system/system_error.hpp>
 #include <gtest/gtest.h>
 
+#include <afterwork/jobs/memory_store.hpp>
+#include <afterwork/runtime/event.hpp>
 #include <afterwork/runtime/sleep.hpp>
 #include <afterwork/testing/test_client.hpp>
 #include <reference_service.hpp>
+
+#include "support/eventually.hpp"
+#include "support/socket_client.hpp"
 
 namespace afterwork {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::eventually;
+using testing::SocketClient;
 using testing::TestClient;
 
 class Events {
@@ -31,6 +41,12 @@ public:
     std::vector<std::string> list() const {
         std::lock_guard lock(mutex_);
         return events_;
+    }
+    /// Where `event` was added; the size of the list when it was not.
+    std::size_t position(const std::string& event) const {
+        std::lock_guard lock(mutex_);
+        return static_cast<std::size_t>(std::find(events_.begin(), events_.end(), event) -
+                                        events_.begin());
     }
 
 private:
@@ -144,6 +160,163 @@ TEST(Lifespan, AShutdownHookThatThrowsDoesNotStopTheOthers) {
     { TestClient client(app); }
     EXPECT_EQ(events.list(), (std::vector<std::string>{"first added, runs last"}))
         << "each shutdown hook runs even when an earlier one failed (the failure is logged)";
+}
+
+// Sleeps until cancelled, then adds `event`: work that only the shutdown ends.
+Task<void> until_cancelled(Events* events, std::string event) {
+    try {
+        co_await sleep_for(1h);
+    } catch (const boost::system::system_error&) {
+        events->add(std::move(event));
+        throw;
+    }
+}
+
+Events* g_job_events = nullptr;
+
+bool refuses_connections(std::uint16_t port) {
+    auto client = SocketClient::connect(port);
+    return !client && client.error() == boost::system::errc::connection_refused;
+}
+
+// The shutdown's order, seen from inside: each service has stopped before the next one's turn,
+// and all of them before the shutdown hooks, which run before the lifespan's tail.
+TEST(AppShutdown, StopsTheServicesInOrderBeforeTheShutdownHooks) {
+    Events events;
+    g_job_events = &events;
+    Event release_background;
+    auto store = std::make_shared<MemoryStore>();
+    App app;
+    app.configure_jobs({.store = store});
+    app.jobs().define(
+        "held",
+        [](JobContext&, boost::json::value) -> Task<void> {
+            co_await until_cancelled(g_job_events, "job cancelled");
+        },
+        {.max_attempts = 1});
+    app.supervise("supervised", [&events]() -> Task<void> {
+        events.add("supervised started");
+        co_await until_cancelled(&events, "supervised cancelled");
+    });
+    app.post("/work", [&](Request&, BackgroundTasks& tasks) -> Task<Response> {
+        tasks.add([&events, &release_background]() -> Task<void> {
+            events.add("background started");
+            try {
+                co_await release_background.wait();
+                events.add("background ended");
+            } catch (const boost::system::system_error&) {
+                events.add("background ended");  // cancelled: the test was slow to release it
+                throw;
+            }
+        });
+        co_return empty_response(202);
+    });
+    std::uint16_t port = 0;
+    JobId job = 0;
+    struct SeenByTheHook {
+        bool refused = false;
+        std::uint64_t background_pending = 1;
+        JobState job_state = JobState::running;
+        int job_attempt = -1;
+    } seen;
+    app.on_shutdown([&](App& self) {
+        seen.refused = refuses_connections(port);
+        seen.background_pending = self.background_stats().pending;
+        auto record = store->get(job).value();
+        seen.job_state = record.state;
+        seen.job_attempt = record.attempt;
+        events.add("shutdown hook");
+    });
+    app.lifespan([&events](App& self) -> Task<void> {
+        co_await self.serving();
+        events.add("lifespan tail");
+    });
+    auto options = TestClient::default_options();
+    options.listen = true;
+    options.port = 0;
+    options.drain_timeout = 2s;  // for the background task; the others wait for their cancel
+    app.start(options);
+    port = app.port();
+
+    auto answer = testing::http_request(port, "POST", "/work");
+    ASSERT_TRUE(answer) << answer.error().message();
+    EXPECT_EQ(answer->status, 202);
+    (void)app.spawn(until_cancelled(&events, "spawned task cancelled"));
+    job = app.jobs().enqueue("held", nullptr).value().id;
+    ASSERT_TRUE(eventually([&] {
+        return store->get(job).value().state == JobState::running &&
+               events.position("background started") < events.list().size() &&
+               events.position("supervised started") < events.list().size();
+    }));
+
+    auto stopped = std::async(std::launch::async, [&app] { app.stop(); });
+    // The server goes first; the background task it is waiting for then ends on its own.
+    EXPECT_TRUE(eventually([&] { return refuses_connections(port); }));
+    release_background.set();
+    ASSERT_EQ(stopped.wait_for(30s), std::future_status::ready) << "stop() did not return";
+
+    EXPECT_TRUE(seen.refused) << "the server still accepted during the shutdown hooks";
+    EXPECT_EQ(seen.background_pending, 0u);
+    EXPECT_EQ(seen.job_state, JobState::queued) << "the lease was not released before the hooks";
+    EXPECT_EQ(seen.job_attempt, 0);
+    const auto at = [&](const char* event) { return events.position(event); };
+    const auto end = events.list().size();
+    ASSERT_LT(at("background ended"), end);
+    ASSERT_LT(at("spawned task cancelled"), end);
+    ASSERT_LT(at("job cancelled"), end);
+    ASSERT_LT(at("supervised cancelled"), end);
+    ASSERT_LT(at("shutdown hook"), end);
+    ASSERT_LT(at("lifespan tail"), end);
+    // Background and tracked tasks, then durable jobs, then recurring work, then the hooks.
+    EXPECT_LT(at("background ended"), at("job cancelled"));
+    EXPECT_LT(at("spawned task cancelled"), at("job cancelled"));
+    EXPECT_LT(at("job cancelled"), at("supervised cancelled"));
+    EXPECT_LT(at("supervised cancelled"), at("shutdown hook"));
+    EXPECT_LT(at("shutdown hook"), at("lifespan tail"));
+    g_job_events = nullptr;
+}
+
+// A second SIGTERM while the drain waits for a request and a background task that would take
+// an hour: both are cancelled at once, and they still get to clean up.
+TEST(AppShutdown, ASecondSignalStopsWaitingForRequestsAndBackgroundTasks) {
+    Events events;
+    std::atomic<bool> handler_entered{false};
+    App app;
+    app.get("/hang", [&](Request&) -> Task<Response> {
+        handler_entered = true;
+        co_await until_cancelled(&events, "request cancelled");
+        co_return empty_response(204);
+    });
+    app.post("/work", [&events](Request&, BackgroundTasks& tasks) -> Task<Response> {
+        tasks.add(until_cancelled, &events, std::string("background cancelled"));
+        co_return empty_response(202);
+    });
+    auto options = TestClient::default_options();
+    options.listen = true;
+    options.port = 0;
+    options.handle_signals = true;
+    options.drain_timeout = 1h;
+    app.start(options);
+
+    auto answer = testing::http_request(app.port(), "POST", "/work");
+    ASSERT_TRUE(answer) << answer.error().message();
+    SocketClient hanging(app.port());
+    ASSERT_TRUE(hanging.send(testing::format_request("GET", "/hang")));
+    ASSERT_TRUE(eventually([&] { return handler_entered.load(); }));
+
+    ASSERT_EQ(std::raise(SIGTERM), 0);
+    app.wait();  // the first signal asks for the graceful stop
+    auto stopped = std::async(std::launch::async, [&app] { app.stop(); });
+    // The signal set listens until the drain is over, which needs this second signal.
+    ASSERT_EQ(std::raise(SIGTERM), 0);
+    ASSERT_EQ(stopped.wait_for(30s), std::future_status::ready)
+        << "a second signal did not end the drain";
+    const auto end = events.list().size();
+    EXPECT_LT(events.position("request cancelled"), end);
+    EXPECT_LT(events.position("background cancelled"), end);
+    auto stats = app.background_stats();
+    EXPECT_EQ(stats.abandoned, 1u);
+    EXPECT_EQ(stats.pending, 0u);
 }
 
 std::string read_file(const std::filesystem::path& path) {

@@ -149,6 +149,17 @@ TEST_F(SupervisorTest, StopsCleanlyWhileRunningOrBackingOff) {
     EXPECT_FALSE(backing_off.status().next_run.has_value());
 }
 
+TEST_F(SupervisorTest, StopIsAwaitableFromATask) {
+    auto clock = clock_;
+    Supervisor supervisor(loop_.executor(), "warm", [clock]() -> Task<void> {
+        co_await sleep_for(*clock, 1h);
+    }, on_clock());
+    ASSERT_TRUE(eventually([&] { return supervisor.status().state == RecurringState::running; }));
+    Service& service = supervisor;
+    EXPECT_TRUE(spawn(loop_.executor(), service.stop(std::chrono::steady_clock::now() + 10s)).get());
+    EXPECT_EQ(supervisor.status().state, RecurringState::stopped);
+}
+
 TEST_F(SupervisorTest, BadOptionsAreRejected) {
     auto noop = []() -> Task<void> { co_return; };
     EXPECT_THROW(Supervisor(loop_.executor(), "s", noop, {.initial_backoff = 0ms}),

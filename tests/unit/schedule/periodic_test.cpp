@@ -174,6 +174,17 @@ TEST_F(PeriodicTest, StopCancelsARunningFunction) {
     EXPECT_EQ(task.status().failures, 0u) << "a cancellation at stop is not a failure";
 }
 
+TEST_F(PeriodicTest, StopIsAwaitableFromATask) {
+    auto clock = clock_;
+    PeriodicTask task(loop_.executor(), "long", 10s, [clock]() -> Task<void> {
+        co_await sleep_for(*clock, 1h);
+    }, on_clock());
+    ASSERT_TRUE(eventually([&] { return task.status().state == RecurringState::running; }));
+    Service& service = task;
+    EXPECT_TRUE(spawn(loop_.executor(), service.stop(std::chrono::steady_clock::now() + 10s)).get());
+    EXPECT_EQ(task.status().state, RecurringState::stopped);
+}
+
 TEST_F(PeriodicTest, PlainFunctionsRunOnTheBlockingPool) {
     std::atomic<int> runs{0};
     std::atomic<bool> off_loop{true};

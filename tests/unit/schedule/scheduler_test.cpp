@@ -414,6 +414,23 @@ TEST_F(SchedulerTest, StopCancelsRunningInstances) {
     scheduler().request_stop();  // idempotent
 }
 
+// Regression: awaited from a task, stop(deadline) never returned (g++ 12 and a co_await in a
+// condition), so the app's shutdown could not await its schedules.
+TEST_F(SchedulerTest, StopAwaitedFromATaskReturnsOnceTheRunsEnded) {
+    scheduler().add("long", IntervalTrigger(10s), [] { return sleep_long(); });
+    start();
+    clock_->advance(10s);
+    ASSERT_TRUE(eventually([&] { return info("long").running == 1; }));
+    Loop caller("caller");
+    caller.start();
+    Service& service = scheduler();
+    auto stopped = spawn(caller.executor(),
+                         service.stop(std::chrono::steady_clock::now() + 10s));
+    EXPECT_TRUE(stopped.get());
+    EXPECT_EQ(info("long").running, 0);
+    EXPECT_EQ(info("long").last_outcome, ScheduleOutcome::cancelled);
+}
+
 TEST_F(SchedulerTest, FiresOnTheSystemClock) {
     scheduler_ = std::make_unique<Scheduler>();
     scheduler_->add("fast", IntervalTrigger(20ms), [] { return no_op(); });
