@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <afterwork/runtime/offload.hpp>
+#include <afterwork/runtime/outcome.hpp>
 
 #include "http/app_core.hpp"
 
@@ -74,24 +75,22 @@ struct BackgroundBatch {
     }
 };
 
+Task<void> run_entry(BlockingPool& pool, BackgroundTasks::Entry& entry) {
+    if (entry.coroutine) {
+        co_await entry.coroutine();
+    } else {
+        // Not cancellable: the call uses the entry, which the batch's frame owns.
+        co_await detail::offload<false>(pool, [&entry] { entry.blocking(); });
+    }
+}
+
 Task<void> run_background(BackgroundBatch batch) {
     while (batch.next < batch.entries.size()) {
         auto& entry = batch.entries[batch.next];
-        std::exception_ptr error;
-        try {
-            if (entry.coroutine) {
-                co_await entry.coroutine();
-            } else {
-                // Not cancellable: the call uses the entry, which this frame owns.
-                co_await detail::offload<false>(batch.runner->pool(),
-                                                [&entry] { entry.blocking(); });
-            }
-        } catch (...) {
-            error = std::current_exception();
-        }
+        const RunOutcome run = co_await run_guarded(run_entry(batch.runner->pool(), entry));
         // Cancelled at shutdown: the batch's destructor reports this task and the rest.
-        if (is_cancellation(error)) co_return;
-        batch.complete(error);
+        if (run.cancelled()) co_return;
+        batch.complete(run.error);
     }
 }
 
