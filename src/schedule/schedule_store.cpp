@@ -20,7 +20,26 @@ std::vector<ScheduleRecord> MemoryScheduleStore::load_all() {
 
 void MemoryScheduleStore::save(const std::vector<ScheduleRecord>& records) {
     std::lock_guard lock(mutex_);
-    for (const auto& record : records) records_.insert_or_assign(record.id, record);
+    for (const auto& record : records) {
+        ScheduleRecord saved = record;
+        if (auto found = records_.find(record.id); found != records_.end()) {
+            const auto& kept = found->second.last_run;
+            if (kept && (!saved.last_run || *saved.last_run < *kept)) saved.last_run = kept;
+        }
+        records_.insert_or_assign(record.id, std::move(saved));
+    }
+}
+
+bool MemoryScheduleStore::claim_occurrence(std::string_view id, TimePoint occurrence,
+                                           std::optional<TimePoint> next) {
+    std::lock_guard lock(mutex_);
+    auto found = records_.find(id);
+    if (found == records_.end()) return false;
+    auto& record = found->second;
+    if (record.last_run && *record.last_run >= occurrence) return false;
+    record.last_run = occurrence;
+    record.next_run = next;
+    return true;
 }
 
 void MemoryScheduleStore::remove(std::string_view id) {

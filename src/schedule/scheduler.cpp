@@ -215,6 +215,14 @@ struct Fire {
     std::shared_ptr<Entry> entry;
     RecurringFunction function;
     TimePoint occurrence;
+    std::optional<TimePoint> next;           // the entry's next occurrence once this one fired
+    ScheduleOutcome previous = ScheduleOutcome::none;  // the outcome before it
+};
+
+struct OccurrenceClaim {
+    std::string id;
+    TimePoint occurrence;
+    std::optional<TimePoint> next;
 };
 
 // Decides what the due `entry` does at `now` and plans its next occurrence. Called with the
@@ -312,9 +320,21 @@ Task<void> run_instance(std::shared_ptr<detail::SchedulerState> state,
     }
 }
 
-void persist(const std::shared_ptr<detail::SchedulerState>& state, const std::vector<std::string>& ids) {
+// On the blocking pool: writes what ended (`finished`) and claims each occurrence; says which
+// claims this scheduler won.
+std::vector<char> claim_fires(const std::shared_ptr<detail::SchedulerState>& state,
+                              const std::vector<OccurrenceClaim>& claims,
+                              const std::vector<std::string>& finished) {
     std::lock_guard lock(state->store_mutex);
-    state->persist_locked(ids);
+    std::vector<char> won;
+    won.reserve(claims.size());
+    for (const auto& claim : claims) {
+        won.push_back(state->store->claim_occurrence(claim.id, claim.occurrence, claim.next) ? 1
+                                                                                            : 0);
+    }
+    // After the claims: a schedule that fired its last occurrence is claimed, then deleted.
+    if (!finished.empty()) state->persist_locked(finished);
+    return won;
 }
 
 Task<void> firing_loop(std::shared_ptr<detail::SchedulerState> state) {
@@ -336,22 +356,47 @@ Task<void> firing_loop(std::shared_ptr<detail::SchedulerState> state) {
             }
             for (const auto& id : finished) state->schedules.erase(id);
             for (auto& fire : fires) {
+                fire.next = fire.entry->next;
+                fire.previous = fire.entry->outcome;
                 ++fire.entry->running;
                 ++fire.entry->runs;
                 fire.entry->outcome = ScheduleOutcome::running;
             }
         }
         if (state->store && (!fires.empty() || !finished.empty())) {
-            // Written before the runs start: a crash during a run does not repeat it.
-            std::vector<std::string> ids = finished;
-            for (const auto& fire : fires) ids.push_back(fire.entry->id);
+            // Claimed before the runs start: of the schedulers sharing the store, one runs each
+            // occurrence, and a crash during a run does not repeat it.
+            std::vector<OccurrenceClaim> claims;
+            claims.reserve(fires.size());
+            for (const auto& fire : fires) {
+                claims.push_back(OccurrenceClaim{fire.entry->id, fire.occurrence, fire.next});
+            }
+            std::vector<char> won(fires.size(), 1);
             try {
-                co_await to_thread(persist, state, std::move(ids));
+                won = co_await to_thread(claim_fires, state, std::move(claims), finished);
             } catch (const std::exception& e) {
                 if (is_cancellation(std::current_exception())) throw;
+                // Run them: a store that cannot be written must not stop the schedules.
                 spdlog::error(
-                    "scheduler {}: could not persist fire times: {}", state->name, e.what());
+                    "scheduler {}: could not record fire times: {}", state->name, e.what());
             }
+            std::vector<Fire> claimed;
+            claimed.reserve(fires.size());
+            std::lock_guard lock(state->mutex);
+            for (std::size_t i = 0; i < fires.size(); ++i) {
+                if (won[i]) {
+                    claimed.push_back(std::move(fires[i]));
+                    continue;
+                }
+                auto& entry = *fires[i].entry;
+                --entry.running;
+                --entry.runs;
+                entry.outcome = fires[i].previous;
+                spdlog::debug("scheduler {}: schedule {}'s occurrence at {} was fired by another "
+                              "scheduler sharing the store",
+                              state->name, entry.id, format_iso8601(fires[i].occurrence));
+            }
+            fires = std::move(claimed);
         }
         {
             // A stop during the store write: the runs are not started.

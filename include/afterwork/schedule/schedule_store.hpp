@@ -10,10 +10,17 @@
 /// (its string form), the next occurrence not yet fired, the last one fired and whether the
 /// schedule is paused. Functions are code, not data: after a restart the program adds its
 /// schedules again under the same ids, and the scheduler resumes each from its record when the
-/// trigger is unchanged (a changed trigger starts afresh). The scheduler writes a record before
-/// it starts the run it fired, so a crash during a run does not repeat it (at most once per
-/// occurrence per store); occurrences that came due while the process was down are handled by
-/// the schedule's misfire grace and coalescing like any late run.
+/// trigger is unchanged (a changed trigger starts afresh). Occurrences that came due while the
+/// process was down are handled by the schedule's misfire grace and coalescing like any late
+/// run.
+///
+/// Each occurrence fires once across every scheduler sharing a store — processes on one SQLite
+/// file, or on one Redis: before it runs an occurrence, a scheduler claims it with
+/// `claim_occurrence` (schedule id + fire time), an atomic compare-and-set on the record's last
+/// fired occurrence, and only the one that moved it runs. No leader is elected: any scheduler
+/// can fire any occurrence, and one that stops leaves nothing to hand over. Claimed before the
+/// run starts, an occurrence is not repeated by a crash during its run either (at most once
+/// per occurrence per store).
 ///
 /// @par Thread safety
 /// Implementations are thread-safe. The scheduler calls them on the blocking pool, never on a
@@ -53,8 +60,14 @@ public:
     virtual std::optional<ScheduleRecord> load(std::string_view id) = 0;
     /// Every record, ordered by id.
     virtual std::vector<ScheduleRecord> load_all() = 0;
-    /// Inserts or replaces the records (all or none).
+    /// Inserts or replaces the records (all or none). A record's last fired occurrence never
+    /// moves back: a scheduler saving what it knew does not undo another's claim.
     virtual void save(const std::vector<ScheduleRecord>& records) = 0;
+    /// Claims `occurrence` of schedule `id`: true for exactly one caller per occurrence among
+    /// all that share the store, which then records it as the last fired one and `next` as the
+    /// next; false when it, or a later occurrence, was claimed already or there is no record.
+    virtual bool claim_occurrence(std::string_view id, TimePoint occurrence,
+                                  std::optional<TimePoint> next) = 0;
     /// Deletes the record of `id`; nothing happens when there is none.
     virtual void remove(std::string_view id) = 0;
 };
@@ -65,6 +78,8 @@ public:
     std::vector<ScheduleRecord> load_all() override;
     void save(const std::vector<ScheduleRecord>& records) override;
     void remove(std::string_view id) override;
+    bool claim_occurrence(std::string_view id, TimePoint occurrence,
+                          std::optional<TimePoint> next) override;
 
 private:
     std::mutex mutex_;

@@ -30,8 +30,10 @@
 ///
 /// @par Restarts
 /// With a `ScheduleStore`, each schedule's next and last occurrence are persisted; a schedule
-/// added again under the same id with the same trigger resumes where it was (see
-/// schedule_store.hpp).
+/// added again under the same id with the same trigger resumes where it was. Schedulers that
+/// share a store (processes on one SQLite file) fire each occurrence once among them: each
+/// claims an occurrence in the store before running it (see schedule_store.hpp); a run lost to
+/// another scheduler is not counted here.
 ///
 /// @par Thread safety
 /// Thread-safe: every member may be called from any thread, scheduled functions included (a

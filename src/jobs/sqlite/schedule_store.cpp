@@ -57,8 +57,11 @@ std::shared_ptr<ScheduleStore> SqliteStore::schedule_store(std::shared_ptr<Sqlit
                         "INSERT INTO afterwork_schedules (id, name, trigger, next_run, last_run, "
                         "paused) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET "
                         "name = excluded.name, trigger = excluded.trigger, "
-                        "next_run = excluded.next_run, last_run = excluded.last_run, "
-                        "paused = excluded.paused");
+                        "next_run = excluded.next_run, paused = excluded.paused, "
+                        // Never back: another process's claim stands.
+                        "last_run = CASE WHEN excluded.last_run IS NULL THEN last_run "
+                        "WHEN last_run IS NULL THEN excluded.last_run "
+                        "ELSE MAX(last_run, excluded.last_run) END");
                 q.bind(1, record.id)
                     .bind(2, record.name)
                     .bind(3, record.trigger)
@@ -77,6 +80,26 @@ std::shared_ptr<ScheduleStore> SqliteStore::schedule_store(std::shared_ptr<Sqlit
             Query q(state.connection, "DELETE FROM afterwork_schedules WHERE id = ?1");
             q.bind(1, id).run();
             transaction.commit();
+        }
+
+        bool claim_occurrence(std::string_view id, TimePoint occurrence,
+                              std::optional<TimePoint> next) override {
+            auto& state = *owner_->state_;
+            std::lock_guard lock(state.mutex);
+            // One statement: SQLite runs it under the file's write lock, so of the processes
+            // sharing the file exactly one moves last_run to this occurrence.
+            WriteTransaction transaction(state.connection);
+            bool claimed = false;
+            {
+                Query q(state.connection,
+                        "UPDATE afterwork_schedules SET last_run = ?2, next_run = ?3 "
+                        "WHERE id = ?1 AND (last_run IS NULL OR last_run < ?2) RETURNING id");
+                q.bind(1, id).bind(2, occurrence).bind(3, next);
+                claimed = q.step();
+                if (claimed) q.run();
+            }
+            transaction.commit();
+            return claimed;
         }
 
     private:

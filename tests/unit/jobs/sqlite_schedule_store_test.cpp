@@ -8,7 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -105,6 +109,66 @@ TEST(SqliteScheduleStore, ASchedulerRestartResumesFromTheFile) {
     ASSERT_TRUE(scheduler.wait_stopped(10s));
     loop.stop();
     loop.join();
+}
+
+// Three schedulers on one file, each with a connection of its own, as three processes are:
+// every occurrence of a second-level schedule runs exactly once among them, whoever is first.
+TEST(SqliteScheduleStore, EachOccurrenceFiresOnceAcrossSchedulersSharingTheFile) {
+    auto dir = testing::free_data_dir();
+    const auto path = dir.path() / "afterwork.db";
+    const auto t0 = parse_iso8601("2026-03-01T00:00:00Z");
+    auto clock = std::make_shared<ManualClock>(t0);
+    std::mutex mutex;
+    std::map<TimePoint, int> runs;  // occurrence -> how many times it ran
+    std::vector<std::unique_ptr<Loop>> loops;
+    std::vector<std::unique_ptr<Scheduler>> schedulers;
+    for (int i = 0; i < 3; ++i) {
+        loops.push_back(std::make_unique<Loop>("process-" + std::to_string(i)));
+        loops.back()->start();
+        schedulers.push_back(std::make_unique<Scheduler>(
+            SchedulerOptions{.clock = clock,
+                             .store = SqliteStore::schedule_store(open_store(path)),
+                             .name = "process-" + std::to_string(i)}));
+        schedulers.back()->add("tick", CronTrigger("* * * * * *"), [&mutex, &runs, clock] {
+            std::lock_guard lock(mutex);
+            ++runs[clock->now()];
+            return no_op();
+        });
+        schedulers.back()->start(loops.back()->executor());
+    }
+    auto total = [&] {
+        std::lock_guard lock(mutex);
+        int sum = 0;
+        for (const auto& [occurrence, count] : runs) sum += count;
+        return sum;
+    };
+    for (int second = 1; second <= 20; ++second) {
+        clock->advance(1s);
+        ASSERT_TRUE(testing::eventually([&] { return total() >= second; })) << second;
+    }
+    for (auto& scheduler : schedulers) {
+        // Every scheduler has looked at the last occurrence (lost or won its claim).
+        ASSERT_TRUE(testing::eventually([&] {
+            auto info = scheduler->find("tick");
+            return info->last_run == t0 + 20s && info->running == 0;
+        }));
+    }
+    std::uint64_t runs_seen = 0;
+    for (auto& scheduler : schedulers) {
+        runs_seen += scheduler->find("tick")->runs;
+        scheduler->request_stop();
+        ASSERT_TRUE(scheduler->wait_stopped(10s));
+    }
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(runs.size(), 20u);
+    for (const auto& [occurrence, count] : runs) {
+        EXPECT_EQ(count, 1) << format_iso8601(occurrence) << " ran " << count << " times";
+    }
+    EXPECT_EQ(runs_seen, 20u) << "the schedulers count only the runs they won";
+    for (auto& loop : loops) {
+        loop->stop();
+        loop->join();
+    }
 }
 
 TEST(SqliteScheduleStore, AFailingFileRejectsTheAddAndChangesNothing) {

@@ -546,3 +546,28 @@ TEST_F(SchedulerTest, AChangedTriggerStartsAfreshAndPauseIsRemembered) {
 
 }  // namespace
 }  // namespace afterwork
+
+namespace afterwork {
+namespace {
+
+// The claim is a compare-and-set on the last fired occurrence: one winner per occurrence, never
+// an earlier one after a later, nothing for a schedule without a record; a save does not undo it.
+TEST(MemoryScheduleStoreClaims, OneWinnerPerOccurrenceAndSavesNeverMoveItBack) {
+    MemoryScheduleStore store;
+    const auto t0 = at("2026-03-01T00:00:00Z");
+    EXPECT_FALSE(store.claim_occurrence("tick", t0, t0 + 1s)) << "no record";
+    store.save({ScheduleRecord{.id = "tick", .name = "tick", .trigger = "interval:1s",
+                               .next_run = t0, .last_run = std::nullopt, .paused = false}});
+    EXPECT_TRUE(store.claim_occurrence("tick", t0, t0 + 1s));
+    EXPECT_FALSE(store.claim_occurrence("tick", t0, t0 + 1s)) << "claimed once";
+    EXPECT_TRUE(store.claim_occurrence("tick", t0 + 2s, t0 + 3s));
+    EXPECT_FALSE(store.claim_occurrence("tick", t0 + 1s, t0 + 2s)) << "never back";
+    // A scheduler saving what it knew (an older last run) does not undo the claim.
+    store.save({ScheduleRecord{.id = "tick", .name = "tick", .trigger = "interval:1s",
+                               .next_run = t0 + 1s, .last_run = t0, .paused = false}});
+    EXPECT_EQ(store.load("tick")->last_run, t0 + 2s);
+    EXPECT_FALSE(store.claim_occurrence("tick", t0 + 2s, t0 + 3s));
+}
+
+}  // namespace
+}  // namespace afterwork
