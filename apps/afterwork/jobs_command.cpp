@@ -5,6 +5,7 @@
 
 #include <afterwork/jobs/job.hpp>
 #include <afterwork/jobs/store.hpp>
+#include <afterwork/jobs/store_url.hpp>
 #include <afterwork/schedule/time_zone.hpp>
 #include <algorithm>
 #include <boost/json/array.hpp>
@@ -126,27 +127,15 @@ struct StoreLocation {
     std::chrono::milliseconds busy_timeout{0};
 };
 
-std::filesystem::path parse_store_url(std::string_view url) {
-    constexpr std::string_view kScheme = "sqlite:";
-    if (!url.starts_with(kScheme)) {
-        usage_error(
-            fmt::format("unknown store URL \"{}\": expected sqlite:///absolute/path.db "
-                        "or sqlite:relative/path.db",
-                        url));
+std::filesystem::path sqlite_path_of(std::string_view url) {
+    auto parsed = parse_store_url(url);
+    if (!parsed) usage_error(parsed.error().what());
+    if (parsed->kind != StoreUrl::Kind::sqlite) {
+        usage_error(fmt::format("store URL \"{}\": this build has no Redis store; use "
+                                "sqlite:///absolute/path.db or sqlite:relative/path.db",
+                                parsed->redacted()));
     }
-    std::string_view rest = url.substr(kScheme.size());
-    if (rest.starts_with("//")) {
-        // sqlite:///abs/path: an empty authority, then the absolute path.
-        rest.remove_prefix(2);
-        if (!rest.starts_with('/')) {
-            usage_error(
-                fmt::format("store URL \"{}\" names a host; a SQLite store is a local "
-                            "file: sqlite:///absolute/path.db",
-                            url));
-        }
-    }
-    if (rest.empty()) usage_error(fmt::format("store URL \"{}\" has no file path", url));
-    return std::filesystem::path(std::string(rest));
+    return parsed->path;
 }
 
 std::unique_ptr<Store> open_store(const StoreLocation& where, Access access) {
@@ -490,7 +479,7 @@ StoreLocation locate(const std::string& store_url,
                      const std::string& busy_timeout) {
     StoreLocation where;
     where.path = store_url.empty() ? std::filesystem::path(data_dir) / "afterwork.db"
-                                   : parse_store_url(store_url);
+                                   : sqlite_path_of(store_url);
     const auto ms = parse_integer<std::int64_t>(busy_timeout);
     if (!ms || *ms < 0 || *ms > kMaxBusyTimeoutMs) {
         usage_error(

@@ -25,6 +25,7 @@
 #include <afterwork/jobs/queue.hpp>
 #include <afterwork/jobs/sqlite_store.hpp>
 #include <afterwork/jobs/store.hpp>
+#include <afterwork/jobs/store_url.hpp>
 #include <afterwork/jobs/worker.hpp>
 #include <afterwork/observe/health.hpp>
 #include <afterwork/observe/jobs_api.hpp>

@@ -404,11 +404,13 @@ INSTANTIATE_TEST_SUITE_P(
                 "600000, got "
                 "\"soon\""},
         BadCall{{"ls", "--store", "redis://localhost/0"},
-                "unknown store URL \"redis://localhost/0\": expected "
-                "sqlite:///absolute/path.db "
-                "or sqlite:relative/path.db"},
+                "store URL \"redis://localhost:6379/0\": this build has no Redis store; use "
+                "sqlite:///absolute/path.db or sqlite:relative/path.db"},
+        BadCall{{"ls", "--store", "postgres://db/jobs"},
+                "store URL \"postgres://db/jobs\": unknown kind; expected "
+                "sqlite:///absolute/path.db, sqlite:relative/path.db or redis://host:port/db"},
         BadCall{{"cancel", "1", "--store", "sqlite://host/x.db"},
-                "store URL \"sqlite://host/x.db\" names a host; a SQLite store "
+                "store URL \"sqlite://host/x.db\": names a host; a SQLite store "
                 "is a local file: "
                 "sqlite:///absolute/path.db"},
         BadCall{{"purge", "--bogus"}, ""},
