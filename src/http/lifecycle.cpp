@@ -15,7 +15,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <afterwork/runtime/offload.hpp>
 #include <afterwork/runtime/use_task.hpp>
 
 #include "http/server.hpp"
@@ -69,13 +68,14 @@ Task<void> run_lifespan(AppCore* app) {
 Task<void> stop_service(Service& service, SteadyClock::time_point deadline, std::string what) {
     spdlog::info("stopping {}", what);
     std::string failure;
+    bool stopped = false;
+    // The await is a statement of its own: g++ 12 mishandles a co_await inside a condition.
     try {
-        // A statement of its own: g++ 12 mishandles a co_await inside a condition.
-        const bool stopped = co_await service.stop(deadline);
-        if (stopped) co_return;
+        stopped = co_await service.stop(deadline);
     } catch (...) {
         failure = describe_exception(std::current_exception());
     }
+    if (stopped) co_return;
     if (failure.empty()) {
         spdlog::warn("{} did not stop in time", what);
     } else {

@@ -77,8 +77,8 @@ Task<RunOutcome> guard(Task<T> task, Keep keep, GuardOptions options) {
             error = std::current_exception();
         }
     } else {
-        // Statements of their own, never a co_await inside a larger expression or a
-        // co_return inside a try block: GCC 12 miscompiles those in coroutines.
+        // Plain statements: written with a co_await inside an if condition and a co_return
+        // inside the try block, this double-freed under g++ 12.
         Clock& clock = options.clock ? *options.clock : *system_clock();
         const auto deadline = clock.steady_now() + *options.time_limit;
         const Executor executor = co_await current_executor();
