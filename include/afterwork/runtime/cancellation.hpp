@@ -26,41 +26,33 @@
 /// Use from a coroutine; the task runs on the caller's executor.
 
 #include <chrono>
+#include <exception>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
-#include <boost/asio/error.hpp>
-#include <boost/system/system_error.hpp>
-
 #include <afterwork/runtime/clock.hpp>
+#include <afterwork/runtime/outcome.hpp>
 #include <afterwork/runtime/task.hpp>
 #include <afterwork/runtime/task_handle.hpp>
 
 namespace afterwork {
 
-namespace detail {
-/// Waits for `task` until `deadline` (on `timers`; null: the steady clock's); on time or not,
-/// returns only once it has ended. True when it ended before the deadline. A cancellation of
-/// the caller is passed on to the task.
-Task<bool> race_deadline(TaskCore& task, TimerQueue* timers, SteadyTime deadline);
-}  // namespace detail
-
 /// As `with_timeout(task, limit)`, with the limit measured on `clock` (which must outlive the
-/// returned task).
+/// returned task). The race is `run_guarded`'s time limit; this form turns its outcome back
+/// into the task's result or exception.
 template <class T>
 Task<T> with_timeout(Task<T> task, std::chrono::steady_clock::duration limit, Clock& clock) {
-    const auto deadline = clock.steady_now() + limit;
-    Executor executor = co_await current_executor();
-    SpawnOptions options;
-    options.name = "with_timeout";
-    TaskHandle<T> handle = spawn(executor, std::move(task), std::move(options));
-    const bool on_time =
-        co_await detail::race_deadline(handle.core(), clock.timer_queue(), deadline);
-    if (!on_time) {
-        static_cast<void>(handle.error());  // its end after the limit is not a failure to report
-        throw boost::system::system_error(boost::asio::error::timed_out, "with_timeout");
+    const GuardOptions options{.time_limit = limit, .clock = &clock};
+    if constexpr (std::is_void_v<T>) {
+        const RunOutcome run = co_await run_guarded(std::move(task), options);
+        if (!run.succeeded()) std::rethrow_exception(run.error);
+    } else {
+        std::optional<T> result;
+        const RunOutcome run = co_await run_guarded(std::move(task), result, options);
+        if (!run.succeeded()) std::rethrow_exception(run.error);
+        co_return std::move(*result);
     }
-    co_return co_await handle.wait_shielded();
 }
 
 template <class T>

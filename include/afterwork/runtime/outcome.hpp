@@ -27,7 +27,6 @@
 #include <type_traits>
 #include <utility>
 
-#include <afterwork/runtime/cancellation.hpp>
 #include <afterwork/runtime/clock.hpp>
 #include <afterwork/runtime/task.hpp>
 #include <afterwork/runtime/task_handle.hpp>
@@ -57,6 +56,10 @@ struct GuardOptions {
 };
 
 namespace detail {
+/// Waits for `task` until `deadline` (on `timers`; null: the steady clock's); on time or not,
+/// returns only once it has ended. True when it ended before the deadline. A cancellation of
+/// the caller is passed on to the task.
+Task<bool> race_deadline(TaskCore& task, TimerQueue* timers, SteadyTime deadline);
 /// Sorts out how a run that threw `error` in `task` ended.
 RunOutcome classify(std::exception_ptr error, const TaskCore& task) noexcept;
 /// The outcome of a run that its time limit ended.
