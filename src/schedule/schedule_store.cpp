@@ -30,16 +30,23 @@ void MemoryScheduleStore::save(const std::vector<ScheduleRecord>& records) {
     }
 }
 
-bool MemoryScheduleStore::claim_occurrence(std::string_view id, TimePoint occurrence,
-                                           std::optional<TimePoint> next) {
+std::vector<bool> MemoryScheduleStore::claim_occurrences(
+    const std::vector<OccurrenceClaim>& claims) {
     std::lock_guard lock(mutex_);
-    auto found = records_.find(id);
-    if (found == records_.end()) return false;
-    auto& record = found->second;
-    if (record.last_run && *record.last_run >= occurrence) return false;
-    record.last_run = occurrence;
-    record.next_run = next;
-    return true;
+    std::vector<bool> won;
+    won.reserve(claims.size());
+    for (const auto& claim : claims) {
+        auto found = records_.find(claim.id);
+        auto* record = found == records_.end() ? nullptr : &found->second;
+        const bool claimed =
+            record && (!record->last_run || *record->last_run < claim.occurrence);
+        if (claimed) {
+            record->last_run = claim.occurrence;
+            record->next_run = claim.next;
+        }
+        won.push_back(claimed);
+    }
+    return won;
 }
 
 void MemoryScheduleStore::remove(std::string_view id) {

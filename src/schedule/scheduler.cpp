@@ -219,11 +219,7 @@ struct Fire {
     ScheduleOutcome previous = ScheduleOutcome::none;  // the outcome before it
 };
 
-struct OccurrenceClaim {
-    std::string id;
-    TimePoint occurrence;
-    std::optional<TimePoint> next;
-};
+
 
 // Decides what the due `entry` does at `now` and plans its next occurrence. Called with the
 // state's mutex held; the entry is out of the due index.
@@ -322,16 +318,11 @@ Task<void> run_instance(std::shared_ptr<detail::SchedulerState> state,
 
 // On the blocking pool: writes what ended (`finished`) and claims each occurrence; says which
 // claims this scheduler won.
-std::vector<char> claim_fires(const std::shared_ptr<detail::SchedulerState>& state,
+std::vector<bool> claim_fires(const std::shared_ptr<detail::SchedulerState>& state,
                               const std::vector<OccurrenceClaim>& claims,
                               const std::vector<std::string>& finished) {
     std::lock_guard lock(state->store_mutex);
-    std::vector<char> won;
-    won.reserve(claims.size());
-    for (const auto& claim : claims) {
-        won.push_back(state->store->claim_occurrence(claim.id, claim.occurrence, claim.next) ? 1
-                                                                                            : 0);
-    }
+    auto won = claims.empty() ? std::vector<bool>() : state->store->claim_occurrences(claims);
     // After the claims: a schedule that fired its last occurrence is claimed, then deleted.
     if (!finished.empty()) state->persist_locked(finished);
     return won;
@@ -371,7 +362,7 @@ Task<void> firing_loop(std::shared_ptr<detail::SchedulerState> state) {
             for (const auto& fire : fires) {
                 claims.push_back(OccurrenceClaim{fire.entry->id, fire.occurrence, fire.next});
             }
-            std::vector<char> won(fires.size(), 1);
+            std::vector<bool> won(fires.size(), true);
             try {
                 won = co_await to_thread(claim_fires, state, std::move(claims), finished);
             } catch (const std::exception& e) {

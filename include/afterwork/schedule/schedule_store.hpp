@@ -16,7 +16,7 @@
 ///
 /// Each occurrence fires once across every scheduler sharing a store — processes on one SQLite
 /// file, or on one Redis: before it runs an occurrence, a scheduler claims it with
-/// `claim_occurrence` (schedule id + fire time), an atomic compare-and-set on the record's last
+/// `claim_occurrences` (schedule id + fire time), an atomic compare-and-set on the record's last
 /// fired occurrence, and only the one that moved it runs. No leader is elected: any scheduler
 /// can fire any occurrence, and one that stops leaves nothing to hand over. Claimed before the
 /// run starts, an occurrence is not repeated by a crash during its run either (at most once
@@ -49,6 +49,14 @@ struct ScheduleRecord {
     friend bool operator==(const ScheduleRecord&, const ScheduleRecord&) = default;
 };
 
+/// One occurrence a scheduler is about to run: schedule id + fire time, and the next
+/// occurrence to record with it.
+struct OccurrenceClaim {
+    std::string id;
+    TimePoint occurrence;
+    std::optional<TimePoint> next;
+};
+
 class ScheduleStore {
 public:
     ScheduleStore() = default;
@@ -63,11 +71,11 @@ public:
     /// Inserts or replaces the records (all or none). A record's last fired occurrence never
     /// moves back: a scheduler saving what it knew does not undo another's claim.
     virtual void save(const std::vector<ScheduleRecord>& records) = 0;
-    /// Claims `occurrence` of schedule `id`: true for exactly one caller per occurrence among
-    /// all that share the store, which then records it as the last fired one and `next` as the
-    /// next; false when it, or a later occurrence, was claimed already or there is no record.
-    virtual bool claim_occurrence(std::string_view id, TimePoint occurrence,
-                                  std::optional<TimePoint> next) = 0;
+    /// Claims each occurrence, in order and in one write: a claim is won by exactly one caller
+    /// per occurrence among all that share the store, which then records it as the schedule's
+    /// last fired one and its `next` as the next; it is lost when that occurrence, or a later
+    /// one, was claimed already or there is no record. Says which were won.
+    virtual std::vector<bool> claim_occurrences(const std::vector<OccurrenceClaim>& claims) = 0;
     /// Deletes the record of `id`; nothing happens when there is none.
     virtual void remove(std::string_view id) = 0;
 };
@@ -78,8 +86,7 @@ public:
     std::vector<ScheduleRecord> load_all() override;
     void save(const std::vector<ScheduleRecord>& records) override;
     void remove(std::string_view id) override;
-    bool claim_occurrence(std::string_view id, TimePoint occurrence,
-                          std::optional<TimePoint> next) override;
+    std::vector<bool> claim_occurrences(const std::vector<OccurrenceClaim>& claims) override;
 
 private:
     std::mutex mutex_;

@@ -82,24 +82,25 @@ std::shared_ptr<ScheduleStore> SqliteStore::schedule_store(std::shared_ptr<Sqlit
             transaction.commit();
         }
 
-        bool claim_occurrence(std::string_view id, TimePoint occurrence,
-                              std::optional<TimePoint> next) override {
+        std::vector<bool> claim_occurrences(const std::vector<OccurrenceClaim>& claims) override {
             auto& state = *owner_->state_;
             std::lock_guard lock(state.mutex);
-            // One statement: SQLite runs it under the file's write lock, so of the processes
-            // sharing the file exactly one moves last_run to this occurrence.
+            // Under the file's write lock: of the processes sharing the file, exactly one moves
+            // a schedule's last_run to an occurrence.
             WriteTransaction transaction(state.connection);
-            bool claimed = false;
-            {
+            std::vector<bool> won;
+            won.reserve(claims.size());
+            for (const auto& claim : claims) {
                 Query q(state.connection,
                         "UPDATE afterwork_schedules SET last_run = ?2, next_run = ?3 "
                         "WHERE id = ?1 AND (last_run IS NULL OR last_run < ?2) RETURNING id");
-                q.bind(1, id).bind(2, occurrence).bind(3, next);
-                claimed = q.step();
+                q.bind(1, claim.id).bind(2, claim.occurrence).bind(3, claim.next);
+                const bool claimed = q.step();
                 if (claimed) q.run();
+                won.push_back(claimed);
             }
             transaction.commit();
-            return claimed;
+            return won;
         }
 
     private:

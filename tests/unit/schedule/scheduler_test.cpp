@@ -555,18 +555,26 @@ namespace {
 TEST(MemoryScheduleStoreClaims, OneWinnerPerOccurrenceAndSavesNeverMoveItBack) {
     MemoryScheduleStore store;
     const auto t0 = at("2026-03-01T00:00:00Z");
-    EXPECT_FALSE(store.claim_occurrence("tick", t0, t0 + 1s)) << "no record";
+    auto claim = [&store](std::string id, TimePoint occurrence, TimePoint next) -> bool {
+        return store.claim_occurrences({OccurrenceClaim{std::move(id), occurrence, next}}).at(0);
+    };
+    EXPECT_FALSE(claim("tick", t0, t0 + 1s)) << "no record";
     store.save({ScheduleRecord{.id = "tick", .name = "tick", .trigger = "interval:1s",
                                .next_run = t0, .last_run = std::nullopt, .paused = false}});
-    EXPECT_TRUE(store.claim_occurrence("tick", t0, t0 + 1s));
-    EXPECT_FALSE(store.claim_occurrence("tick", t0, t0 + 1s)) << "claimed once";
-    EXPECT_TRUE(store.claim_occurrence("tick", t0 + 2s, t0 + 3s));
-    EXPECT_FALSE(store.claim_occurrence("tick", t0 + 1s, t0 + 2s)) << "never back";
+    EXPECT_TRUE(claim("tick", t0, t0 + 1s));
+    EXPECT_FALSE(claim("tick", t0, t0 + 1s)) << "claimed once";
+    EXPECT_TRUE(claim("tick", t0 + 2s, t0 + 3s));
+    EXPECT_FALSE(claim("tick", t0 + 1s, t0 + 2s)) << "never back";
     // A scheduler saving what it knew (an older last run) does not undo the claim.
     store.save({ScheduleRecord{.id = "tick", .name = "tick", .trigger = "interval:1s",
                                .next_run = t0 + 1s, .last_run = t0, .paused = false}});
     EXPECT_EQ(store.load("tick")->last_run, t0 + 2s);
-    EXPECT_FALSE(store.claim_occurrence("tick", t0 + 2s, t0 + 3s));
+    EXPECT_FALSE(claim("tick", t0 + 2s, t0 + 3s));
+    // In one batch, in order: the same occurrence twice is won once.
+    EXPECT_EQ(store.claim_occurrences({OccurrenceClaim{"tick", t0 + 3s, t0 + 4s},
+                                       OccurrenceClaim{"tick", t0 + 3s, t0 + 4s},
+                                       OccurrenceClaim{"gone", t0 + 3s, t0 + 4s}}),
+              (std::vector<bool>{true, false, false}));
 }
 
 }  // namespace
